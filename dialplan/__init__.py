@@ -1,0 +1,1 @@
+"""The dialplan side of pbx-ext: extensions.conf generation (and, later, FastAGI)."""
