@@ -27,7 +27,7 @@ from pydantic_core import ErrorDetails
 from pbx_ext.errors import SiteError
 from pbx_ext.site.checks import Parts, site_problems
 from pbx_ext.site.destinations import Directory
-from pbx_ext.site.messages import Path, Problem, dotted, show, yaml_reading
+from pbx_ext.site.messages import Path, Problem, show, yaml_reading
 from pbx_ext.site.model import (
     UNION_TAGS,
     Dialing,
@@ -61,7 +61,9 @@ def load_site(path: str | os.PathLike[str]) -> Site:
             data = file.read(MAX_BYTES + 1)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise SiteError([f"{filename}:1:1: {dotted(())}: cannot read the file: {reason}"]) from None
+        raise SiteError(
+            [Problem(1, 1, (), f"cannot read the file: {reason}").render(filename)]
+        ) from None
     return parse_site(data, filename)
 
 
@@ -74,30 +76,30 @@ def parse_site(text: str | bytes, filename: str) -> Site:
     lab.yaml:1:7: site.timezone: required, but missing
     """
     document = read_document(text)
-    if document.data is None:
-        raise SiteError(_render(document.problems, filename))
-    directory = _directory(document.data)
-    context = LoadContext(directory=directory)
-    problems = list(document.problems)
-    site: Site | None = None
-    try:
-        site = Site.model_validate(document.data, context=context)
-        parts = Parts.of(site)
-    except ValidationError as error:
-        problems += _validation_problems(error, document)
-        parts = _valid_parts(document.data, context)
-
-    def where(path: Path) -> str:
-        if path in document.values:
-            return f"{dotted(path)} (line {document.values[path].line})"
-        return f"{dotted(path)}, the default"
-
-    for path, message in site_problems(parts, directory, where):
-        spot = document.spot(path)
-        problems.append(Problem(spot.line, spot.column, path, message))
+    data = document.data
+    site, problems = (None, []) if data is None else _validate(data, document)
+    problems = [*document.problems, *problems]
     if problems or site is None:
         raise SiteError(_render(problems, filename))
     return site
+
+
+def _validate(data: dict[str, object], document: Document) -> tuple[Site | None, list[Problem]]:
+    """Passes 2 and 3: the models, then the checks across entries."""
+    directory = _directory(data)
+    context = LoadContext(directory=directory)
+    problems: list[Problem] = []
+    site: Site | None = None
+    try:
+        site = Site.model_validate(data, context=context)
+        parts = Parts.of(site)
+    except ValidationError as error:
+        problems += _validation_problems(error, document)
+        parts = _valid_parts(data, context)
+    for path, message in site_problems(parts, directory, document.mention):
+        spot = document.spot(path)
+        problems.append(Problem(spot.line, spot.column, path, message))
+    return site, problems
 
 
 def _render(problems: Sequence[Problem], filename: str) -> list[str]:

@@ -23,7 +23,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from pbx_ext.site.messages import Path, Problem, show
+from pbx_ext.site.messages import Path, Problem, dotted, show
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -87,6 +87,11 @@ class Document:
     def key_spot(self, path: Path) -> Spot:
         """Where the key of ``path`` was written; unknown keys are reported there."""
         return self.keys.get(path) or self.spot(path)
+
+    def mention(self, path: Path) -> str:
+        """Name another value in a message: ``users[0].extension (line 4)``."""
+        spot = self.values.get(path)
+        return f"{dotted(path)} (line {spot.line})" if spot else f"{dotted(path)}, the default"
 
     def was_reported(self, path: Path) -> bool:
         """Whether this value, or one containing it, already has its problem."""

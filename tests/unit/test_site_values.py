@@ -509,8 +509,9 @@ def test_missing_key_points_at_the_mapping_that_lacks_it() -> None:
     assert problems(text) == ["site.yaml:3:5: users[0].extension: required, but missing"]
 
 
-def test_missing_sections() -> None:
-    assert problems("network: {}\n") == [
+@pytest.mark.parametrize("text", ["network: {}\n", "{}\n"])
+def test_missing_sections(text: str) -> None:
+    assert problems(text) == [
         "site.yaml:1:1: site: required, but missing",
         "site.yaml:1:1: users: required, but missing",
     ]
