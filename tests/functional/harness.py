@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from pbx_ext import sandbox
 from pbx_ext.deployment import Deployment
@@ -149,11 +149,57 @@ class SippResult:
     @property
     def final(self) -> str | None:
         """The final response code the phone got (``"200"``, ``"486"``...), if any."""
-        finals = [line.split()[1] for line in self.log if line.startswith("FINAL ")]
-        return finals[-1] if finals else None
+        line = self.value("FINAL")  # "200", or "SIP/2.0 486" as the scenario's ereg caught it
+        return None if line is None else line.split()[-1]
+
+    def value(self, tag: str) -> str | None:
+        """The text after the last ``TAG `` line the scenario logged."""
+        found = [line.split(" ", 1)[1] for line in self.log if line.startswith(tag + " ")]
+        return found[-1] if found else None
 
 
-async def sipp(
+class SippRun:
+    """One running sipp phone; its log can be read while it runs."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, workdir: Path, timeout_s: int) -> None:
+        self.proc = proc
+        self.workdir = workdir
+        self.timeout_s = timeout_s
+
+    def log(self) -> list[str]:
+        path = self.workdir / "sipp.log"
+        text = path.read_text() if path.exists() else ""
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    async def wait_log(self, tag: str, within: float = 15.0) -> str:
+        """Wait until the scenario logged a line ``TAG ...``; return the rest of it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            for line in self.log():
+                if line == tag or line.startswith(tag + " "):
+                    return line[len(tag) + 1 :]
+            if self.proc.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"sipp never logged {tag!r}; log: {self.log()}; {self.errors()}")
+
+    def errors(self) -> str:
+        path = self.workdir / "errors.log"
+        return path.read_text() if path.exists() else ""
+
+    async def wait(self) -> SippResult:
+        _, stderr = await asyncio.wait_for(self.proc.communicate(), timeout=self.timeout_s + 15)
+        return SippResult(
+            self.proc.returncode or 0, self.log(), self.errors() + stderr.decode(errors="replace")
+        )
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+
+
+async def start_sipp(
     scenario: str,
     pbx: Pbx,
     *,
@@ -163,46 +209,25 @@ async def sipp(
     service: str | None = None,
     keys: dict[str, str] | None = None,
     duration_ms: int = 1000,
-    calls: int = 1,
     timeout_s: int = 30,
     extra: Sequence[str] = (),
-    target_port: int | None = None,
-) -> SippResult:
-    """Run one real sipp phone to completion and collect its log lines."""
+    local_ip: str = "127.0.0.1",
+    calls: int | None = 1,
+) -> SippRun:
+    """Start one real sipp phone at ``local_ip:local_port`` toward Asterisk; it makes
+    ``calls`` calls (``None``: a UAS that stops by itself after its one real call)."""
     workdir = Path(tempfile.mkdtemp(prefix="sipp-"))
-    log_file = workdir / "sipp.log"
-    err_file = workdir / "errors.log"
     args = [
-        "sipp",
-        f"127.0.0.1:{target_port or pbx.sip_port}",
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(local_port),
-        "-mi",
-        "127.0.0.1",
-        "-m",
-        str(calls),
-        "-d",
-        str(duration_ms),
-        "-timeout",
-        f"{timeout_s}s",
-        "-timeout_error",
-        "-nostdin",
-        "-trace_logs",
-        "-log_file",
-        str(log_file),
-        "-trace_err",
-        "-error_file",
-        str(err_file),
-        "-key",
-        "user",
-        user,
-        "-s",
-        service or user,
-    ]
+        "sipp", f"127.0.0.1:{pbx.sip_port}",
+        "-sf", str(SCENARIOS / scenario),
+        "-i", local_ip, "-p", str(local_port), "-mi", local_ip,
+        *(("-m", str(calls)) if calls is not None else ()),
+        "-d", str(duration_ms), "-timeout", f"{timeout_s}s",
+        "-timeout_error", "-nostdin",
+        "-trace_logs", "-log_file", str(workdir / "sipp.log"),
+        "-trace_err", "-error_file", str(workdir / "errors.log"),
+        "-key", "user", user, "-s", service or user,
+    ]  # fmt: skip
     if password is not None:
         args += ["-au", user, "-ap", password]
     for key, value in (keys or {}).items():
@@ -211,10 +236,29 @@ async def sipp(
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=workdir, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
     )
-    _, stderr = await asyncio.wait_for(proc.communicate(), timeout=timeout_s + 15)
-    log = log_file.read_text().splitlines() if log_file.exists() else []
-    errors = (err_file.read_text() if err_file.exists() else "") + stderr.decode(errors="replace")
-    return SippResult(proc.returncode or 0, [line.strip() for line in log if line.strip()], errors)
+    return SippRun(proc, workdir, timeout_s)
+
+
+async def sipp(scenario: str, pbx: Pbx, **kwargs: Any) -> SippResult:
+    """Run one real sipp phone to completion and collect its log lines."""
+    return await (await start_sipp(scenario, pbx, **kwargs)).wait()
+
+
+async def wait_reachable(pbx: Pbx, user: str, port: int) -> None:
+    """Have Asterisk qualify ``user`` now and wait until the phone at ``port`` answered.
+
+    Asterisk dials only contacts whose last OPTIONS was answered; the phone that registered
+    (a short sipp run) is not the one that answers calls (the UAS started after it), so the
+    test asks for a fresh qualify once the UAS listens, as the periodic one would do later.
+    """
+    contact = f"{user}/sip:{user}@127.0.0.1:{port}"
+    for _ in range(50):
+        pbx.rx(f"pjsip qualify {user}")
+        await asyncio.sleep(0.1)
+        for line in pbx.rx("pjsip show contacts").splitlines():
+            if contact in line and " Avail " in line:
+                return
+    raise AssertionError(f"{contact} never answered a qualify: {pbx.rx('pjsip show contacts')}")
 
 
 async def register(
@@ -228,8 +272,7 @@ async def register(
         user=user,
         password=password,
         keys={"expires": str(expires)},
-        duration_ms=800,  # stay to answer the qualify OPTIONS (-aa)
-        extra=["-aa"],
+        duration_ms=0,
     )
     assert f"FINAL {expect}" in result.log, (result.log, result.errors)
     return result
@@ -259,19 +302,121 @@ class RtpPeer(asyncio.DatagramProtocol):
         assert self.transport is not None
         return int(self.transport.get_extra_info("sockname")[1])
 
-    def send_pcma(self, addr: tuple[str, int], count: int, seq0: int = 0) -> None:
-        """Send ``count`` 20 ms PCMA packets (silence) to ``addr`` at once."""
+    async def play(self, addr: tuple[str, int], seconds: float) -> int:
+        """Send the RTP packets of sipp's g711a.pcap to ``addr``, paced at 20 ms."""
         assert self.transport is not None
-        for i in range(count):
-            header = struct.pack("!BBHII", 0x80, 8, (seq0 + i) & 0xFFFF, 160 * i, 0x1234ABCD)
-            self.transport.sendto(header + b"\xd5" * 160, addr)
+        sent = 0
+        packets = rtp_from_pcap(G711A_PCAP)
+        ptime = (len(packets[0]) - 12) / 8000  # G.711: one byte per sample at 8 kHz
+        for packet in packets[: int(seconds / ptime)]:
+            self.transport.sendto(packet, addr)
+            sent += 1
+            await asyncio.sleep(ptime)
+        return sent
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
 
-async def rtp_peer() -> RtpPeer:
+def rtp_from_pcap(path: str) -> list[bytes]:
+    """The UDP payloads (RTP packets) of a classic pcap file of Ethernet/IPv4/UDP frames."""
+    data = Path(path).read_bytes()
+    link = struct.unpack("<I", data[20:24])[0]
+    offset, packets = 24, []
+    while offset + 16 <= len(data):
+        incl = struct.unpack("<I", data[offset + 8 : offset + 12])[0]
+        frame = data[offset + 16 : offset + 16 + incl]
+        offset += 16 + incl
+        ip = frame[14:] if link == 1 else frame[16:]  # Ethernet, else Linux cooked capture
+        ihl = (ip[0] & 0x0F) * 4
+        if ip[9] == 17:  # UDP
+            packets.append(ip[ihl + 8 :])
+    return packets
+
+
+async def rtp_peer(ip: str = "127.0.0.1") -> RtpPeer:
     loop = asyncio.get_running_loop()
-    _, peer = await loop.create_datagram_endpoint(RtpPeer, local_addr=("127.0.0.1", 0))
+    _, peer = await loop.create_datagram_endpoint(RtpPeer, local_addr=(ip, 0))
     return peer
+
+
+@dataclass
+class CallOutcome:
+    caller: SippResult
+    callee: SippResult
+    caller_heard: RtpPeer  # the RTP that reached the caller
+    callee_heard: RtpPeer  # the RTP that reached the callee
+    caller_sent: int
+    callee_sent: int
+
+
+async def _talk(run: SippRun, peer: RtpPeer, after: str, seconds: float) -> int:
+    """Once the phone logged ``after``, send the capture to Asterisk's media port for it."""
+    try:
+        port = int((await run.wait_log("MEDIA", within=30)).split()[-1])  # "m=audio N"
+        await run.wait_log(after, within=30)
+    except AssertionError:
+        return 0  # never answered: the test's assertions on the call say why
+    return await peer.play(("127.0.0.1", port), seconds)
+
+
+async def two_party_call(
+    pbx: Pbx,
+    caller: str,
+    dialed: str,
+    *,
+    hold_ms: int = 3000,
+    ring_ms: int = 300,
+    callee_user: str | None = None,
+    callee_scenario: str = "uas_answer.xml",
+    callee_ip: str = "127.0.0.1",
+    callee_port: int | None = None,
+    caller_ip: str = "127.0.0.1",
+    caller_password: str | None = None,
+) -> CallOutcome:
+    """``caller`` dials ``dialed``; a sipp phone answers as ``callee_user`` (registered first,
+    then unregistered) or, with ``callee_port`` set, as the provider behind the trunk. Both
+    sides send the G.711 capture once answered and count what reaches them."""
+    ports = free_ports(2)
+    callee_port = callee_port or ports[0]
+    caller_heard, callee_heard = await rtp_peer(caller_ip), await rtp_peer(callee_ip)
+    try:
+        if callee_user is not None:
+            await register(pbx, callee_user, pbx.password(callee_user), callee_port)
+        uas = await start_sipp(
+            callee_scenario, pbx, local_port=callee_port, local_ip=callee_ip,
+            user=callee_user or "provider", keys={"rtp_port": str(callee_heard.port)},
+            duration_ms=ring_ms, calls=None, timeout_s=hold_ms // 1000 + 40,
+        )  # fmt: skip
+        if callee_user is not None:
+            await wait_reachable(pbx, callee_user, callee_port)
+        if caller_password is None and caller_ip == "127.0.0.1":
+            caller_password = pbx.password(caller)
+        uac = await start_sipp(
+            "uac_call.xml", pbx, local_port=ports[1], local_ip=caller_ip, user=caller,
+            password=caller_password, service=dialed, keys={"rtp_port": str(caller_heard.port)},
+            duration_ms=hold_ms, timeout_s=hold_ms // 1000 + 40,
+        )  # fmt: skip
+        talk = hold_ms / 1000 - 0.5
+        callee_talk = asyncio.create_task(_talk(uas, callee_heard, "ANSWERED", talk))
+        caller_sent = await _talk(uac, caller_heard, "FINAL", talk)
+        caller_result = await uac.wait()
+        if caller_result.final != "200":
+            callee_talk.cancel()
+            uas.kill()
+        (callee_sent,) = await asyncio.gather(callee_talk, return_exceptions=True)
+        callee_result = await uas.wait()
+        if callee_user is not None:
+            await register(pbx, callee_user, pbx.password(callee_user), callee_port, expires=0)
+        return CallOutcome(
+            caller_result,
+            callee_result,
+            caller_heard,
+            callee_heard,
+            caller_sent,
+            callee_sent if isinstance(callee_sent, int) else 0,
+        )
+    finally:
+        caller_heard.close()
+        callee_heard.close()

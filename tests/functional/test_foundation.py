@@ -9,15 +9,12 @@ import re
 import aiohttp
 
 from tests.functional.harness import (
-    G711A_PCAP,
     Pbx,
-    RtpPeer,
-    SippResult,
     free_ports,
     pbx_ext,
     register,
-    rtp_peer,
     sipp,
+    two_party_call,
 )
 
 
@@ -61,55 +58,23 @@ async def test_phone_registers_with_generated_password_only(pbx: Pbx) -> None:
     assert "1004/sip:" not in pbx.rx("pjsip show contacts")
 
 
-async def _call(pbx: Pbx, callee: str, hold_ms: int) -> tuple[SippResult, SippResult, RtpPeer]:
-    """1001 calls ``callee`` (registered sipp UAS); returns (uac, uas, rtp counter)."""
-    callee_port, caller_port = free_ports(2)
-    await register(pbx, callee, pbx.password(callee), callee_port)
-    counter = await rtp_peer()
-    uas = asyncio.create_task(
-        sipp(
-            "uas_answer.xml",
-            pbx,
-            local_port=callee_port,
-            user=callee,
-            keys={"rtp_port": str(counter.port)},
-            duration_ms=300,  # ringing time
-            extra=["-aa"],
-            timeout_s=hold_ms // 1000 + 20,
-        )
-    )
-    await asyncio.sleep(0.5)  # let the UAS bind before Asterisk sends it the INVITE
-    uac = await sipp(
-        "uac_call.xml",
-        pbx,
-        local_port=caller_port,
-        user="1001",
-        password=pbx.password("1001"),
-        service=callee,
-        keys={"pcap": G711A_PCAP},
-        duration_ms=hold_ms,
-        timeout_s=hold_ms // 1000 + 20,
-    )
-    answered = await uas
-    # The phone goes away: unregister it, so later calls do not fork to a dead contact.
-    await register(pbx, callee, pbx.password(callee), callee_port, expires=0)
-    return uac, answered, counter
-
-
-async def test_internal_call_connects_through_fallback_and_audio_reaches_callee(pbx: Pbx) -> None:
+async def test_internal_call_connects_through_fallback_and_audio_flows(pbx: Pbx) -> None:
     # No pbx-ext app is connected: Stasis() fails and the plain-dialplan fallback dials.
-    uac, uas, counter = await _call(pbx, "1002", hold_ms=4000)
-    assert uac.final == "200", (uac.log, uac.errors)
-    assert "BYE 200" in uac.log
-    assert "ANSWERED" in uas.log, uas.log
-    assert "BYE" in uas.log, uas.log
-    # g711a.pcap holds 236 packets over 7 s; 4 s of it is ~190 at 20 ms.
-    assert counter.received >= 100, counter
-    assert set(counter.payload_types) == {8}  # PCMA end to end, no transcoding
+    call = await two_party_call(pbx, "1001", "1002", callee_user="1002", hold_ms=4000)
+    assert call.caller.final == "200", (call.caller.log, call.caller.errors)
+    assert "BYE 200" in call.caller.log
+    assert "ANSWERED" in call.callee.log, call.callee.log
+    assert "BYE" in call.callee.log
+    # Each side sent ~3.5 s of g711a.pcap (30 ms packets): most of it must reach the other.
+    assert call.callee_heard.received >= 0.8 * call.caller_sent > 50
+    assert call.caller_heard.received >= 0.8 * call.callee_sent > 50
+    assert set(call.callee_heard.payload_types) == {8}  # PCMA end to end, no transcoding
 
 
 async def test_apply_mid_call_keeps_the_call_and_adds_the_user(pbx: Pbx) -> None:
-    call = asyncio.create_task(_call(pbx, "1002", hold_ms=9000))
+    call = asyncio.create_task(
+        two_party_call(pbx, "1001", "1002", callee_user="1002", hold_ms=9000)
+    )
     await asyncio.sleep(4)
     assert "1 active call" in pbx.rx("core show channels count")
     text = pbx.site.read_text().replace(
@@ -124,10 +89,11 @@ async def test_apply_mid_call_keeps_the_call_and_adds_the_user(pbx: Pbx) -> None
     assert applied.returncode == 0, applied.stderr
     assert "pjsip.conf" in applied.stdout
     assert "1 active call" in pbx.rx("core show channels count")
-    uac, uas, _counter = await call
-    assert uac.final == "200", uac.log
-    assert "BYE 200" in uac.log, uac.errors
-    assert "BYE" in uas.log
+    outcome = await call
+    assert outcome.caller.final == "200", outcome.caller.log
+    assert "BYE 200" in outcome.caller.log, outcome.caller.errors
+    assert "BYE" in outcome.callee.log
+    assert outcome.callee_heard.received >= 0.8 * outcome.caller_sent
     await register(pbx, "1005", pbx.password("1005"), free_ports(1)[0], expect="200")
     again = pbx_ext("plan", str(pbx.site), "--state-dir", str(pbx.state_dir))
     assert "No changes" in again.stdout
