@@ -198,6 +198,9 @@ def _user_sections(user: User, inp: GenerateInput) -> list[Section]:
             ("callerid", f'"{user.name}" <{ext}>'),
             ("trust_id_inbound", False),
             ("send_pai", True),
+            # Who the phone is talking to changes as calls are bridged and transferred; an
+            # UPDATE says so without renegotiating media (re-INVITE if the phone lacks UPDATE).
+            ("connected_line_method", "update"),
             ("direct_media", False),
             ("rtp_symmetric", True),
             ("force_rport", True),
@@ -260,6 +263,10 @@ def _trunk_sections(trunk: Trunk, inp: GenerateInput) -> list[Section]:
                     ("trust_id_inbound", True),
                     ("trust_id_outbound", False),
                     ("send_pai", True),
+                    # Bridging would otherwise re-INVITE the provider with the internal
+                    # caller's name and extension: the outside world sees only the trunk's
+                    # caller ID.
+                    ("send_connected_line", False),
                     ("direct_media", False),
                     ("rtp_symmetric", True),
                     ("force_rport", True),

@@ -80,6 +80,7 @@ class Wave:
 class Leg:
     channel_id: str
     target: str
+    dialed: bool = False
     failed: bool = False
     busy: bool = False
 
@@ -110,6 +111,8 @@ class Call:
     queue: asyncio.Queue[Event | Vanished] = field(default_factory=asyncio.Queue)
     _deadline: float | None = None
     _next_leg: int = 0
+    _wave_seconds: int = 0
+    _caller_id: dict[str, str] = field(default_factory=dict)
 
     # -- the task ----------------------------------------------------------------------------
 
@@ -158,7 +161,16 @@ class Call:
                     ]
                 else:
                     self.waves = [Wave(await self._contacts(group.members), group.ring_seconds)]
-            case Outbound(trunk=trunk, number=number):
+            case Outbound(trunk=trunk, number=number, caller_id=caller_id):
+                if caller_id:
+                    # chan_pjsip builds the outgoing From from the leg's connected line (who
+                    # the far end is connected to); ",i" sets it without sending an update.
+                    # Unset, the presentation is "unavailable" and the From "anonymous".
+                    self._caller_id = {
+                        "CONNECTEDLINE(num,i)": caller_id,
+                        "CONNECTEDLINE(name,i)": "",
+                        "CONNECTEDLINE(pres,i)": "allowed_passed_screen",
+                    }
                 self.waves = [Wave((f"PJSIP/{number}@trunk-{trunk.name}",), OUTBOUND_RING_SECONDS)]
             case ToVoicemail(mailbox=mailbox):
                 # Voicemail is not served yet: the caller hears "unavailable".
@@ -172,7 +184,7 @@ class Call:
             return
         self.state = State.RINGING
         await self.ari.channels.ring(self.call_id)
-        await self._start_wave(route)
+        await self._start_wave()
 
     async def _contacts(self, extensions: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Dial strings for every registered contact of these extensions (digits only)."""
@@ -184,11 +196,10 @@ class Call:
             targets.extend(t for t in value.split("&") if t)
         return tuple(targets)
 
-    async def _start_wave(self, route: Route | None = None) -> None:
+    async def _start_wave(self) -> None:
+        """Create the wave's legs; each is dialed once Asterisk has it in Stasis."""
         wave = self.waves.pop(0)
-        variables: dict[str, str] = {}
-        if isinstance(route, Outbound) and route.caller_id:
-            variables["CALLERID(num)"] = route.caller_id
+        self._wave_seconds = wave.seconds
         for target in wave.targets:
             self._next_leg += 1
             leg = Leg(f"{self.call_id}-{self._next_leg}", target)
@@ -200,21 +211,35 @@ class Call:
                     app_args=("dialed", self.call_id),
                     channel_id=leg.channel_id,
                     originator=self.call_id,
-                    variables=variables or None,
-                )
-                # With caller= Asterisk presents the caller's ID to the callee; toward the
-                # trunk the caller ID set above (the trunk's number) must win.
-                await self.ari.channels.dial(
-                    leg.channel_id,
-                    caller=None if variables else self.call_id,
-                    timeout=wave.seconds,
                 )
             except AriError as exc:
-                log.info("call %s: leg %s failed to dial: %s", self.call_id, target, exc)
+                log.info("call %s: cannot create a leg to %s: %s", self.call_id, target, exc)
                 leg.failed = True
         # Asterisk's own dial timeout ends each leg; this deadline is the backstop.
         self._deadline = time.monotonic() + wave.seconds + 2
         await self._check_wave()
+
+    async def _leg_in_stasis(self, channel_id: str) -> None:
+        """A created leg entered the app (ARI: dial only after StasisStart): dial it now."""
+        leg = next((leg for leg in self.legs if leg.channel_id == channel_id), None)
+        if leg is None or leg.failed or leg.dialed or self.state is not State.RINGING:
+            return
+        leg.dialed = True
+        try:
+            # With caller= the callee sees the caller's name and number. Toward a trunk the
+            # outside world sees the trunk's caller ID instead, set on the leg here.
+            for name, value in self._caller_id.items():
+                await self.ari.channels.set_var(channel_id, name, value)
+            await self.ari.channels.dial(
+                channel_id,
+                caller=None if self._caller_id else self.call_id,
+                timeout=self._wave_seconds,
+            )
+        except AriError as exc:
+            log.info("call %s: leg %s failed to dial: %s", self.call_id, leg.target, exc)
+            leg.failed = True
+            await self._hangup(channel_id, "normal")
+            await self._check_wave()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -233,8 +258,8 @@ class Call:
                 await self._channel_gone(channel.id, busy=cause == CAUSE_BUSY)
             case StasisEnd(channel=channel):
                 await self._channel_gone(channel.id, busy=False)
-            case StasisStart():
-                pass  # a leg entering the app on creation: nothing to do
+            case StasisStart(channel=channel):
+                await self._leg_in_stasis(channel.id)
             case _:
                 pass
 
@@ -282,9 +307,9 @@ class Call:
                 leg.failed = True
                 await self._hangup(leg.channel_id, "answered_elsewhere")
         self.bridge_id = f"{self.call_id}-bridge"
-        await self.ari.channels.answer(self.call_id)
         await self.ari.bridges.create("mixing", bridge_id=self.bridge_id, name="pbx-ext call")
         await self.ari.bridges.add_channel(self.bridge_id, [self.call_id, channel_id])
+        await self.ari.channels.answer(self.call_id)
         self.history.call_answered(self.call_id, datetime.now(UTC))
         log.info("call %s connected to %s", self.call_id, channel_id)
 
@@ -307,6 +332,7 @@ class Call:
     # -- ending ------------------------------------------------------------------------------
 
     async def _finish(self, disposition: str, detail: str | None = None) -> None:
+        log.info("call %s ended: %s%s", self.call_id, disposition, f" ({detail})" if detail else "")
         self.state = State.ENDED
         self._deadline = None
         if self.bridge_id is not None:

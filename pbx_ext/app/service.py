@@ -115,6 +115,7 @@ class CallControl:
                 await self._dispatch(event, tg)
 
     async def _dispatch(self, event: StreamEvent, tg: asyncio.TaskGroup) -> None:
+        log.debug("event %r", event)
         match event:
             case Connected():
                 log.info("connected to Asterisk; reconciling calls")

@@ -3,6 +3,7 @@ missing: a functional test that did not run proved nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import string
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.harness import SITES, Pbx, free_ports
+from tests.functional.harness import SITES, App, Pbx, free_ports
 
 pytestmark = pytest.mark.functional
 
@@ -35,6 +36,18 @@ def pbx(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterator[P
     site = write_site(tmp, trunk_port)
     running = Pbx.start(site, tmp, name=f"t{os.getpid()}-{tmp.name}")
     try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def app(pbx: Pbx) -> Iterator[App]:
+    """The call-control app connected to this module's Asterisk."""
+    running = App(pbx)
+    running.start()
+    try:
+        asyncio.run(running.wait_connected())
         yield running
     finally:
         running.stop()

@@ -9,7 +9,10 @@ counting the RTP packets Asterisk sends it (and able to send some back).
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -19,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+
+import aiohttp
 
 from pbx_ext import sandbox
 from pbx_ext.deployment import Deployment
@@ -87,29 +92,7 @@ class Pbx:
         sip, http, ami = free_ports(3)
         rtp_start = 20000 + (os.getpid() * 97 + hash(name)) % 20000 // 2 * 2
         pbx = cls(site, tmp / "state", name, sip, http, ami, (rtp_start, rtp_start + 400))
-        proc = pbx_ext(
-            "sandbox",
-            "start",
-            str(site),
-            "--state-dir",
-            str(pbx.state_dir),
-            "--name",
-            name,
-            "--sip-bind",
-            "127.0.0.1",
-            "--sip-port",
-            str(sip),
-            "--http-port",
-            str(http),
-            "--ami-port",
-            str(ami),
-            "--rtp-start",
-            str(rtp_start),
-            "--rtp-end",
-            str(rtp_start + 400),
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"sandbox start failed:\n{proc.stdout}\n{proc.stderr}")
+        pbx._start()
         return pbx
 
     @property
@@ -126,6 +109,21 @@ class Pbx:
     def stop(self) -> None:
         pbx_ext("sandbox", "stop", "--state-dir", str(self.state_dir))
 
+    def _start(self) -> None:
+        proc = pbx_ext(
+            "sandbox", "start", str(self.site), "--state-dir", str(self.state_dir),
+            "--name", self.name, "--sip-bind", "127.0.0.1", "--sip-port", str(self.sip_port),
+            "--http-port", str(self.http_port), "--ami-port", str(self.ami_port),
+            "--rtp-start", str(self.rtp[0]), "--rtp-end", str(self.rtp[1]),
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"sandbox start failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def restart(self) -> None:
+        """Stop Asterisk and start it again on the same ports, state and site."""
+        self.stop()
+        self._start()
+
     def password(self, extension: str) -> str:
         proc = pbx_ext("credentials", str(self.site), extension, "--state-dir", str(self.state_dir))
         for line in proc.stdout.splitlines():
@@ -134,8 +132,6 @@ class Pbx:
         raise AssertionError(f"no password in: {proc.stdout} {proc.stderr}")
 
     def ari_auth(self) -> tuple[str, str]:
-        import json
-
         data = json.loads((self.state_dir / "secrets.json").read_text())
         return data["ari"]["user"], data["ari"]["password"]
 
@@ -224,6 +220,7 @@ async def start_sipp(
         *(("-m", str(calls)) if calls is not None else ()),
         "-d", str(duration_ms), "-timeout", f"{timeout_s}s",
         "-timeout_error", "-nostdin",
+        "-aa",  # answer in-call UPDATE/INFO/NOTIFY with 200, as phones do
         "-trace_logs", "-log_file", str(workdir / "sipp.log"),
         "-trace_err", "-error_file", str(workdir / "errors.log"),
         "-key", "user", user, "-s", service or user,
@@ -244,21 +241,29 @@ async def sipp(scenario: str, pbx: Pbx, **kwargs: Any) -> SippResult:
     return await (await start_sipp(scenario, pbx, **kwargs)).wait()
 
 
-async def wait_reachable(pbx: Pbx, user: str, port: int) -> None:
-    """Have Asterisk qualify ``user`` now and wait until the phone at ``port`` answered.
+async def wait_reachable(pbx: Pbx, aor: str, contact: str) -> None:
+    """Have Asterisk qualify ``aor`` now and wait until its ``contact`` answered.
 
-    Asterisk dials only contacts whose last OPTIONS was answered; the phone that registered
-    (a short sipp run) is not the one that answers calls (the UAS started after it), so the
-    test asks for a fresh qualify once the UAS listens, as the periodic one would do later.
+    Asterisk sends calls only to contacts whose last OPTIONS was answered. A test phone
+    starts listening just before its call, so the test asks for the qualify the periodic
+    one would do later. ``contact`` as ``pjsip show contacts`` names it
+    (``1002/sip:1002@127.0.0.1:5070``).
     """
-    contact = f"{user}/sip:{user}@127.0.0.1:{port}"
     for _ in range(50):
-        pbx.rx(f"pjsip qualify {user}")
+        pbx.rx(f"pjsip qualify {aor}")
         await asyncio.sleep(0.1)
         for line in pbx.rx("pjsip show contacts").splitlines():
             if contact in line and " Avail " in line:
                 return
     raise AssertionError(f"{contact} never answered a qualify: {pbx.rx('pjsip show contacts')}")
+
+
+def phone_contact(user: str, port: int) -> str:
+    return f"{user}/sip:{user}@127.0.0.1:{port}"
+
+
+def trunk_contact(ip: str, port: int) -> str:
+    return f"trunk-provider/sip:{ip}:{port}"
 
 
 async def register(
@@ -390,7 +395,9 @@ async def two_party_call(
             duration_ms=ring_ms, calls=None, timeout_s=hold_ms // 1000 + 40,
         )  # fmt: skip
         if callee_user is not None:
-            await wait_reachable(pbx, callee_user, callee_port)
+            await wait_reachable(pbx, callee_user, phone_contact(callee_user, callee_port))
+        else:
+            await wait_reachable(pbx, "trunk-provider", trunk_contact(callee_ip, callee_port))
         if caller_password is None and caller_ip == "127.0.0.1":
             caller_password = pbx.password(caller)
         uac = await start_sipp(
@@ -420,3 +427,71 @@ async def two_party_call(
     finally:
         caller_heard.close()
         callee_heard.close()
+
+
+class App:
+    """The real call-control app (``pbx-ext app``) as its own process, like in production."""
+
+    def __init__(self, pbx: Pbx) -> None:
+        self.pbx = pbx
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = pbx.state_dir / "app.log"
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pbx_ext.cli",
+                "app",
+                "-v",
+                "--state-dir",
+                str(self.pbx.state_dir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    async def wait_connected(self, within: float = 20) -> None:
+        """Until Asterisk lists the Stasis application (its websocket is connected)."""
+        user, password = self.pbx.ari_auth()
+        url = f"http://127.0.0.1:{self.pbx.http_port}/ari/applications/{self.pbx.deployment.app}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with aiohttp.ClientSession() as http:
+            while loop.time() < deadline:
+                assert self.proc is not None
+                assert self.proc.poll() is None, f"the app exited; its log:\n{self.log()}"
+                try:
+                    async with http.get(url, headers=basic_auth(user, password)) as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the app never connected; its log:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def history(pbx: Pbx) -> list[dict[str, Any]]:
+    """The call history as ``pbx-ext calls --json`` prints it, newest first."""
+    proc = pbx_ext("calls", "--json", "--state-dir", str(pbx.state_dir))
+    assert proc.returncode == 0, proc.stderr
+    return list(json.loads(proc.stdout))
