@@ -184,6 +184,8 @@ class Call:
             return
         self.state = State.RINGING
         await self.ari.channels.ring(self.call_id)
+        self.bridge_id = f"{self.call_id}-bridge"
+        await self.ari.bridges.create("mixing", bridge_id=self.bridge_id, name="pbx-ext call")
         await self._start_wave()
 
     async def _contacts(self, extensions: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -230,6 +232,10 @@ class Call:
             # outside world sees the trunk's caller ID instead, set on the leg here.
             for name, value in self._caller_id.items():
                 await self.ari.channels.set_var(channel_id, name, value)
+            # Early bridging (ARI channels/create): in the bridge before it is dialed, so
+            # answering the caller is all that is left when this leg answers.
+            assert self.bridge_id is not None
+            await self.ari.bridges.add_channel(self.bridge_id, [channel_id])
             await self.ari.channels.dial(
                 channel_id,
                 caller=None if self._caller_id else self.call_id,
@@ -299,17 +305,21 @@ class Call:
         await self._check_wave()
 
     async def _leg_answered(self, channel_id: str) -> None:
+        """The first leg to answer wins. The callee is already in the call's bridge (early
+        bridging), so only the caller's answer and join stand between the callee's 200 OK
+        and the caller's: both go out at once, the losing legs are hung up after."""
         self.state = State.CONNECTED
         self._deadline = None
         self.answered_leg = channel_id
+        assert self.bridge_id is not None
+        await asyncio.gather(
+            self.ari.channels.answer(self.call_id),
+            self.ari.bridges.add_channel(self.bridge_id, [self.call_id]),
+        )
         for leg in self.legs:
             if leg.channel_id != channel_id and not leg.failed:
                 leg.failed = True
                 await self._hangup(leg.channel_id, "answered_elsewhere")
-        self.bridge_id = f"{self.call_id}-bridge"
-        await self.ari.bridges.create("mixing", bridge_id=self.bridge_id, name="pbx-ext call")
-        await self.ari.bridges.add_channel(self.bridge_id, [self.call_id, channel_id])
-        await self.ari.channels.answer(self.call_id)
         self.history.call_answered(self.call_id, datetime.now(UTC))
         log.info("call %s connected to %s", self.call_id, channel_id)
 
