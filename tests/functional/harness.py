@@ -83,15 +83,16 @@ class Pbx:
     rtp: tuple[int, int]
 
     @classmethod
-    def start(cls, site: Path, tmp: Path, name: str) -> Pbx:
+    def start(cls, site: Path, tmp: Path, name: str, rtp_ports: int = 400) -> Pbx:
+        """``rtp_ports``: Asterisk uses two (RTP, RTCP) per call leg."""
         if not sandbox.is_built(sandbox.default_root()):
             raise RuntimeError(
                 "the Asterisk sandbox is not built: run `make sandbox` (as root) before the "
                 "functional tests"
             )
         sip, http, ami = free_ports(3)
-        rtp_start = 20000 + (os.getpid() * 97 + hash(name)) % 20000 // 2 * 2
-        pbx = cls(site, tmp / "state", name, sip, http, ami, (rtp_start, rtp_start + 400))
+        rtp_start = 10000 + (os.getpid() * 97 + hash(name)) % 20000 // 2 * 2
+        pbx = cls(site, tmp / "state", name, sip, http, ami, (rtp_start, rtp_start + rtp_ports))
         pbx._start()
         return pbx
 
@@ -432,8 +433,9 @@ async def two_party_call(
 class App:
     """The real call-control app (``pbx-ext app``) as its own process, like in production."""
 
-    def __init__(self, pbx: Pbx) -> None:
+    def __init__(self, pbx: Pbx, *, verbose: bool = True) -> None:
         self.pbx = pbx
+        self.verbose = verbose
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = pbx.state_dir / "app.log"
 
