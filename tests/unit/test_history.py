@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -229,21 +231,39 @@ def test_a_place_where_the_file_cannot_be(tmp_path: Path) -> None:
         CallHistory(tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file modes")
-def test_an_unwritable_file(tmp_path: Path) -> None:
-    with CallHistory(tmp_path / HISTORY_FILE) as h:
-        h.call_started("c1", at(0), "1001", None, "1002", Direction.INTERNAL)
-    for name in os.listdir(tmp_path):
-        (tmp_path / name).chmod(0o400)
-    tmp_path.chmod(0o500)
+UNWRITABLE_CHECK = """
+import os, sys
+from datetime import UTC, datetime
+from pbx_ext.history import CallHistory, HistoryError
+if os.geteuid() == 0:
+    os.setgid(65534)  # root writes through file modes: check as nobody
+    os.setuid(65534)
+try:
+    with CallHistory(__import__("pathlib").Path(sys.argv[1])) as h:
+        h.call_ended("c1", datetime.now(UTC), "failed")
+except HistoryError as exc:
+    print(exc)
+"""
+
+
+def test_an_unwritable_file_is_a_clear_error(tmp_path: Path) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="history-"))  # reachable by nobody, unlike tmp_path
     try:
-        with (
-            pytest.raises(HistoryError, match="check that this user"),
-            CallHistory(tmp_path / HISTORY_FILE) as h,
-        ):
-            h.call_ended("c1", at(1), Disposition.FAILED)
+        with CallHistory(directory / HISTORY_FILE) as h:
+            h.call_started("c1", at(0), "1001", None, "1002", Direction.INTERNAL)
+        for name in os.listdir(directory):
+            (directory / name).chmod(0o444)
+        directory.chmod(0o555)
+        proc = subprocess.run(
+            [sys.executable, "-c", UNWRITABLE_CHECK, str(directory / HISTORY_FILE)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "check that this user" in proc.stdout, (proc.stdout, proc.stderr)
     finally:
-        tmp_path.chmod(0o700)
+        directory.chmod(0o700)
+        shutil.rmtree(directory)
 
 
 # --- pbx-ext calls: --since and the output -----------------------------------------------------
