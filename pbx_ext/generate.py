@@ -364,6 +364,8 @@ def http_conf(inp: GenerateInput, header: str) -> str:
                         ("bindaddr", "127.0.0.1"),
                         ("bindport", inp.deployment.ports.http),
                         ("servername", "pbx-ext"),
+                        # ARI under load: the app keeps up to 32 connections (ari/client.py).
+                        ("sessionlimit", 200),
                         ("tlsenable", False),
                     ]
                 ),

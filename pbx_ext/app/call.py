@@ -50,6 +50,7 @@ from pbx_ext.site.model import Strategy
 log = logging.getLogger(__name__)
 
 OUTBOUND_RING_SECONDS = 90
+BRIDGE_NAME = "pbx-ext call"  # how the app recognises its bridges after a restart
 # Dial statuses that end a leg without an answer (ARI Dial event, as app_dial's DIALSTATUS).
 FAILED_STATUSES = frozenset({"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL"})
 CAUSE_BUSY = 17  # Q.850 user busy
@@ -135,6 +136,11 @@ class Call:
             log.warning("call %s: %s; ending it", self.call_id, exc)
             await self._finish("failed", detail=str(exc))
 
+    @property
+    def channel_ids(self) -> tuple[str, ...]:
+        """The caller's channel and every leg dialed for it."""
+        return (self.call_id, *(leg.channel_id for leg in self.legs))
+
     def deliver(self, event: Event | Vanished) -> None:
         self.queue.put_nowait(event)
 
@@ -147,56 +153,67 @@ class Call:
                 await self._hangup(self.call_id, reason)
                 await self._finish("rejected", detail=detail)
                 return
-            case RingUser(user=user, seconds=seconds):
-                if user.dnd:
-                    await self._hangup(self.call_id, "busy")
-                    await self._finish("busy", detail="do not disturb")
-                    return
-                self.waves = [Wave(await self._contacts([user.extension]), seconds)]
-            case RingGroup(group=group):
-                if group.strategy is Strategy.LINEAR:
-                    self.waves = [
-                        Wave(await self._contacts([member]), group.ring_seconds)
-                        for member in group.members
-                    ]
-                else:
-                    self.waves = [Wave(await self._contacts(group.members), group.ring_seconds)]
-            case Outbound(trunk=trunk, number=number, caller_id=caller_id):
-                if caller_id:
-                    # chan_pjsip builds the outgoing From from the leg's connected line (who
-                    # the far end is connected to); ",i" sets it without sending an update.
-                    # Unset, the presentation is "unavailable" and the From "anonymous".
-                    self._caller_id = {
-                        "CONNECTEDLINE(num,i)": caller_id,
-                        "CONNECTEDLINE(name,i)": "",
-                        "CONNECTEDLINE(pres,i)": "allowed_passed_screen",
-                    }
-                self.waves = [Wave((f"PJSIP/{number}@trunk-{trunk.name}",), OUTBOUND_RING_SECONDS)]
+            case RingUser(user=user) if user.dnd:
+                await self._hangup(self.call_id, "busy")
+                await self._finish("busy", detail="do not disturb")
+                return
             case ToVoicemail(mailbox=mailbox):
                 # Voicemail is not served yet: the caller hears "unavailable".
                 await self._hangup(self.call_id, "no_answer")
                 await self._finish("unavailable", detail=f"voicemail {mailbox} not available")
                 return
-        self.waves = [w for w in self.waves if w.targets]
+            case Outbound(caller_id=caller_id) if caller_id:
+                # chan_pjsip builds the outgoing From from the leg's connected line (who the
+                # far end is connected to); ",i" sets it without sending an update. Unset,
+                # the presentation is "unavailable" and the From "anonymous".
+                self._caller_id = {
+                    "CONNECTEDLINE(num,i)": caller_id,
+                    "CONNECTEDLINE(name,i)": "",
+                    "CONNECTEDLINE(pres,i)": "allowed_passed_screen",
+                }
+        self.state = State.RINGING
+        self.bridge_id = f"{self.call_id}-bridge"
+        # Setup latency is what callers notice: tell the caller it rings, make the bridge
+        # and look up the devices to ring all at once.
+        waves, _, _ = await asyncio.gather(
+            self._waves(route),
+            self.ari.channels.ring(self.call_id),
+            self.ari.bridges.create("mixing", bridge_id=self.bridge_id, name=BRIDGE_NAME),
+        )
+        self.waves = [wave for wave in waves if wave.targets]
         if not self.waves:
             await self._hangup(self.call_id, "no_answer")
             await self._finish("unavailable", detail="no registered device")
             return
-        self.state = State.RINGING
-        await self.ari.channels.ring(self.call_id)
-        self.bridge_id = f"{self.call_id}-bridge"
-        await self.ari.bridges.create("mixing", bridge_id=self.bridge_id, name="pbx-ext call")
         await self._start_wave()
+
+    async def _waves(self, route: Route) -> list[Wave]:
+        """Who rings, in which order, for how long."""
+        match route:
+            case RingUser(user=user, seconds=seconds):
+                return [Wave(await self._contacts([user.extension]), seconds)]
+            case RingGroup(group=group) if group.strategy is Strategy.LINEAR:
+                return [
+                    Wave(await self._contacts([member]), group.ring_seconds)
+                    for member in group.members
+                ]
+            case RingGroup(group=group):
+                return [Wave(await self._contacts(group.members), group.ring_seconds)]
+            case Outbound(trunk=trunk, number=number):
+                return [Wave((f"PJSIP/{number}@trunk-{trunk.name}",), OUTBOUND_RING_SECONDS)]
+        return []
 
     async def _contacts(self, extensions: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         """Dial strings for every registered contact of these extensions (digits only)."""
-        targets: list[str] = []
-        for ext in extensions:
-            # Read on the caller's channel: ARI's global variable read does not evaluate
-            # dialplan functions (it returns "").
-            value = await self.ari.channels.get_var(self.call_id, f"PJSIP_DIAL_CONTACTS({ext})")
-            targets.extend(t for t in value.split("&") if t)
-        return tuple(targets)
+        # Read on the caller's channel: ARI's global variable read does not evaluate dialplan
+        # functions (it returns "").
+        values = await asyncio.gather(
+            *(
+                self.ari.channels.get_var(self.call_id, f"PJSIP_DIAL_CONTACTS({ext})")
+                for ext in extensions
+            )
+        )
+        return tuple(target for value in values for target in value.split("&") if target)
 
     async def _start_wave(self) -> None:
         """Create the wave's legs; each is dialed once Asterisk has it in Stasis."""

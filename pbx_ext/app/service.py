@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pbx_ext.app.call import Call, Direction, Vanished
+from pbx_ext.app.call import BRIDGE_NAME, Call, Direction, Vanished
 from pbx_ext.app.routing import (
     Outbound,
     Reject,
@@ -54,7 +54,17 @@ from pbx_ext.site import Site, load_site
 log = logging.getLogger(__name__)
 
 BRIDGE_SUFFIX = "-bridge"
-BRIDGE_NAME = "pbx-ext call"
+# The events calls act on. Asterisk sends an app every event of its channels and bridges
+# (variables set, dialplan steps, connected-line updates...): several times as many frames,
+# each to be read and parsed, for nothing.
+CALL_EVENTS = (
+    "StasisStart",
+    "StasisEnd",
+    "Dial",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "ApplicationReplaced",
+)
 
 
 class SiteSource:
@@ -156,7 +166,7 @@ class CallControl:
         if kind == "user":
             user = site.user(endpoint)
             if user is None:
-                route = Reject(RejectReason.UNKNOWN, "failure", f"no user {endpoint!r}")
+                route = Reject.because(RejectReason.UNKNOWN, f"no user {endpoint!r}")
                 caller = Caller(endpoint, "", dialed)
             else:
                 route = route_from_user(site, user, dialed)
@@ -165,7 +175,7 @@ class CallControl:
         else:
             trunk = next((t for t in site.trunks if f"trunk-{t.name}" == endpoint), None)
             if trunk is None:
-                route = Reject(RejectReason.UNKNOWN, "failure", f"no trunk {endpoint!r}")
+                route = Reject.because(RejectReason.UNKNOWN, f"no trunk {endpoint!r}")
             else:
                 route = route_from_trunk(site, trunk, dialed)
             caller = Caller(
@@ -200,13 +210,15 @@ class CallControl:
             log.exception("call %s failed", call.call_id)
         finally:
             self._calls.pop(call.call_id, None)
-            for channel_id in [c for c, owner in self._by_channel.items() if owner is call]:
-                del self._by_channel[channel_id]
+            for channel_id in call.channel_ids:
+                self._by_channel.pop(channel_id, None)
 
     # -- after (re)connecting ----------------------------------------------------------------
 
     async def _reconcile(self, tg: asyncio.TaskGroup) -> None:
         try:
+            # Set on every connection: Asterisk forgets it with the app's registration.
+            await self._ari.applications.set_event_filter(allowed=CALL_EVENTS)
             channels = {c.id for c in await self._ari.channels.list()}
             bridges = await self._ari.bridges.list()
             app = await self._ari.applications.get()
@@ -214,7 +226,7 @@ class CallControl:
             log.error("could not reconcile after reconnecting: %s", exc)
             return
         for call in list(self._calls.values()):
-            for channel_id in [c for c, owner in self._by_channel.items() if owner is call]:
+            for channel_id in call.channel_ids:
                 if channel_id not in channels:
                     call.deliver(Vanished(channel_id))
         for bridge in bridges:

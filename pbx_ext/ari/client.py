@@ -86,6 +86,11 @@ def _variables(variables: Mapping[str, str] | None) -> dict[str, Any] | None:
     return None if variables is None else {"variables": dict(variables)}
 
 
+# Asterisk's HTTP server takes a limited number of sessions (http.conf sessionlimit, 100 by
+# default, 200 as pbx-ext generates it); beyond it, it drops connections. Stay well under.
+MAX_CONNECTIONS = 32
+
+
 class _Http:
     """The HTTP exchange: URL, auth header, timeout, and the mapping of failures to errors."""
 
@@ -117,17 +122,26 @@ class _Http:
         session = self._get_session(method, path)
         url = URL(self._root + path, encoded=True)
         try:
-            async with session.request(
-                method,
-                url,
-                params=_query(params or {}),
-                json=body,
-                headers=self._headers,
-                timeout=self._timeout,
-            ) as response:
-                status = response.status
-                # ARI always answers UTF-8 JSON; a broken byte must not become a crash here.
-                text = (await response.read()).decode("utf-8", errors="replace")
+            for attempt in (1, 2):
+                try:
+                    async with session.request(
+                        method,
+                        url,
+                        params=_query(params or {}),
+                        json=body,
+                        headers=self._headers,
+                        timeout=self._timeout,
+                    ) as response:
+                        status = response.status
+                        # ARI always answers UTF-8 JSON; a broken byte must not crash us.
+                        text = (await response.read()).decode("utf-8", errors="replace")
+                    break
+                except aiohttp.ServerDisconnectedError:
+                    # Asterisk closed a kept-alive connection just as it was reused (idle
+                    # timeout, or its session limit under load): the request never ran
+                    # there, so send it once more on a fresh connection.
+                    if attempt == 2:
+                        raise
         except TimeoutError:
             raise AriUnavailable(
                 f"no answer within {self._timeout_s:g} s", method=method, path=path
@@ -151,7 +165,9 @@ class _Http:
             raise AriError("the ARI client is closed", method=method, path=path)
         if self._session is None:
             # Created here, inside the running event loop, as aiohttp requires.
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+            )
         return self._session
 
     async def close(self) -> None:
@@ -607,6 +623,18 @@ class ApplicationsApi(_Api):
         }
         path = _path("applications", name or self._app, "subscription")
         return Application.from_json(await self._http.request("DELETE", path, query))
+
+    async def set_event_filter(
+        self, allowed: Sequence[str] = (), disallowed: Sequence[str] = (), name: str | None = None
+    ) -> Application:
+        """Only these event types reach the app (``PUT /applications/{name}/eventFilter``):
+        fewer frames to send, read and parse. Empty lists lift the filter."""
+        body = {
+            "allowed": [{"type": kind} for kind in allowed],
+            "disallowed": [{"type": kind} for kind in disallowed],
+        }
+        path = _path("applications", name or self._app, "eventFilter")
+        return Application.from_json(await self._http.request("PUT", path, None, body))
 
 
 class AsteriskApi(_Api):
