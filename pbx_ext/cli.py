@@ -125,14 +125,18 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_credentials(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args)
-    site = load_site(Path(args.site))
+    site_path = Path(args.site) if args.site else state_dir / pipeline.APPLIED_SITE
+    if not args.site and not site_path.exists():
+        raise PbxError(
+            f"no site has been applied in {state_dir}; name the site file with --site SITE"
+        )
+    site = load_site(site_path)
     user = site.user(args.extension)
     if user is None:
-        raise PbxError(f"{args.extension}: no such user in {args.site}")
+        raise PbxError(f"{args.extension}: no such user in {site_path}")
     creds = SecretStore(state_dir).ensure([u.extension for u in site.users])
     try:
-        dep = Deployment.load(state_dir)
-        port = dep.ports.sip
+        port = Deployment.load(state_dir).ports.sip
     except PbxError:
         port = 5060
     print(f"User:      {user.name} <{user.extension}>")
@@ -212,7 +216,7 @@ pbx-ext is up for {built.site.site.name} ({site_path}).
   Users:      {", ".join(u.extension for u in built.site.users)}
 
 Register a softphone: server = this host, port {dep.ports.sip}, user = an extension;
-its password: pbx-ext credentials {site_path} {first.extension} --state-dir {dep.state_dir}
+its password: pbx-ext credentials {first.extension} --state-dir {dep.state_dir}
 Change the site: edit {site_path}, then `pbx-ext plan` / `pbx-ext apply` (calls stay up).
 Ctrl-C stops everything.
 """,
@@ -324,8 +328,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("credentials", help="what a user's softphone needs")
-    p.add_argument("site")
     p.add_argument("extension")
+    p.add_argument("--site", help="site file (default: the one last applied)")
     _add_state(p)
     p.set_defaults(func=cmd_credentials)
 

@@ -53,7 +53,10 @@ def default_root() -> Path:
 
 
 def is_built(root: Path) -> bool:
-    return (root / READY_MARK).is_file()
+    try:
+        return (root / READY_MARK).is_file()
+    except OSError:  # e.g. not allowed to look into it: not usable by us either
+        return False
 
 
 def build(root: Path | None = None, progress: Progress = _stderr) -> Path:

@@ -126,7 +126,7 @@ class Pbx:
         self._start()
 
     def password(self, extension: str) -> str:
-        proc = pbx_ext("credentials", str(self.site), extension, "--state-dir", str(self.state_dir))
+        proc = pbx_ext("credentials", extension, "--state-dir", str(self.state_dir))
         for line in proc.stdout.splitlines():
             if line.startswith("Password:"):
                 return line.split(":", 1)[1].strip()
@@ -194,6 +194,11 @@ class SippRun:
     def kill(self) -> None:
         if self.proc.returncode is None:
             self.proc.kill()
+
+    async def stop(self) -> None:
+        """Kill it and reap it (no process or pipe left for the garbage collector)."""
+        self.kill()
+        await self.proc.communicate()
 
 
 async def start_sipp(
@@ -447,9 +452,9 @@ class App:
                 "-m",
                 "pbx_ext.cli",
                 "app",
-                "-v",
                 "--state-dir",
                 str(self.pbx.state_dir),
+                *(["-v"] if self.verbose else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

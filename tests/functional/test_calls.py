@@ -103,8 +103,11 @@ async def test_caller_hanging_up_stops_the_callee_ringing(pbx: Pbx, app: App) ->
     assert last_call(pbx)["disposition"] == "cancelled"
 
 
-@pytest.mark.parametrize(("dialed", "final"), [("1999", "404"), ("1001&PJSIP/1002", "404")])
-async def test_unknown_or_malformed_numbers_are_rejected(
+@pytest.mark.parametrize(
+    ("dialed", "final"),
+    [("1999", "404"), ("1001&PJSIP/1002", "404"), ("1006", "486")],  # 1006: do not disturb
+)
+async def test_unknown_malformed_or_dnd_numbers_are_refused(
     pbx: Pbx, app: App, dialed: str, final: str
 ) -> None:
     call = await sipp(
@@ -165,10 +168,20 @@ async def test_toll_fraud_attempts_never_reach_the_trunk(
                 password=pbx.password(caller), service=dialed, keys={"rtp_port": "9"},
             )  # fmt: skip
             assert result.final == final, (caller, dialed, result.log, result.errors)
+        # From the trunk's address, a caller ID and a DID crafted to reach a dial string.
+        for caller, did in (
+            ("0044207946000&PJSIP/trunk-provider", "+33123456790"),
+            ("+336123", "+33123456790,PJSIP/trunk-provider"),
+        ):
+            result = await sipp(
+                "uac_call.xml", pbx, local_port=free_ports(1)[0], local_ip=TRUNK_IP,
+                user=caller, service=did, keys={"rtp_port": "9"}, duration_ms=200,
+            )  # fmt: skip
+            assert result.final in {"404", "480"}, (caller, did, result.log, result.errors)
         await asyncio.sleep(0.5)
         assert not [line for line in provider.log() if line.startswith("INVITE")]
     finally:
-        provider.kill()
+        await provider.stop()
 
 
 async def test_inbound_did_rings_its_user(pbx: Pbx, app: App) -> None:

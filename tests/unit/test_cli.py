@@ -45,7 +45,8 @@ def test_validate_prints_every_problem_with_its_position(tmp_path: Path) -> None
         lines
     )
     assert any(line.startswith(f"{site}:4:17: users[1].extension:") for line in lines), lines
-    assert any(line.startswith(f"{site}:4:34: users[1].permisions: unknown key") for line in lines), lines
+    unknown_key = f"{site}:4:34: users[1].permisions: unknown key"
+    assert any(line.startswith(unknown_key) for line in lines), lines
     assert "Traceback" not in proc.stderr
 
 
@@ -102,12 +103,15 @@ def test_trunk_password_comes_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_credentials_prints_what_a_softphone_needs(tmp_path: Path) -> None:
-    proc = run("credentials", str(EXAMPLE), "1001", "--state-dir", str(tmp_path))
+    nothing = run("credentials", "1001", "--state-dir", str(tmp_path))
+    assert nothing.returncode == 2
+    assert "--site SITE" in nothing.stderr
+    proc = run("credentials", "1001", "--site", str(EXAMPLE), "--state-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     secrets = json.loads((tmp_path / "secrets.json").read_text())
     assert f"Password:  {secrets['sip']['1001']}" in proc.stdout
     assert "SIP user:  1001" in proc.stdout
-    unknown = run("credentials", str(EXAMPLE), "1999", "--state-dir", str(tmp_path))
+    unknown = run("credentials", "1999", "--site", str(EXAMPLE), "--state-dir", str(tmp_path))
     assert unknown.returncode == 2
     assert "1999: no such user" in unknown.stderr
 
@@ -145,3 +149,28 @@ def test_apply_of_an_invalid_site_changes_nothing(tmp_path: Path) -> None:
     assert sorted(p.name for p in config.iterdir()) == ["pjsip.conf"]
     assert (config / "pjsip.conf").read_text() == "; the admin's file\n"
     assert not (state / "site.yaml").exists()
+
+
+def test_sandbox_build_needs_root_and_says_so(tmp_path: Path) -> None:
+    # Run as nobody (the test itself runs as root): the message must say what to do.
+    proc = subprocess.run(
+        [sys.executable, "-c", AS_NOBODY, "sandbox", "build", "--root", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "needs root" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+AS_NOBODY = """
+import os, sys
+from pbx_ext.cli import main
+if os.geteuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+sys.exit(main(sys.argv[1:]))
+"""
