@@ -208,6 +208,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def _banner(built: pipeline.Built, dep: Deployment, site_path: Path) -> None:
     first = built.site.users[0]
+    # The command as the admin can type it again (make run uses .venv/bin/pbx-ext).
+    me = sys.argv[0] if Path(sys.argv[0]).name == "pbx-ext" else "pbx-ext"
     print(
         f"""
 pbx-ext is up for {built.site.site.name} ({site_path}).
@@ -216,8 +218,8 @@ pbx-ext is up for {built.site.site.name} ({site_path}).
   Users:      {", ".join(u.extension for u in built.site.users)}
 
 Register a softphone: server = this host, port {dep.ports.sip}, user = an extension;
-its password: pbx-ext credentials {first.extension} --state-dir {dep.state_dir}
-Change the site: edit {site_path}, then `pbx-ext plan` / `pbx-ext apply` (calls stay up).
+its password: {me} credentials {first.extension} --state-dir {dep.state_dir}
+Change the site: edit {site_path}, then `{me} plan` / `{me} apply` (calls stay up).
 Ctrl-C stops everything.
 """,
         flush=True,

@@ -51,6 +51,7 @@ def last_call(pbx: Pbx) -> dict[str, object]:
 async def test_internal_call_rings_connects_and_carries_audio_both_ways(pbx: Pbx, app: App) -> None:
     call = await two_party_call(pbx, "1001", "1002", callee_user="1002", hold_ms=4000)
     assert_talked(call)
+    assert "RINGING" in call.caller.log  # the caller heard ringing (180) before the answer
     assert "RINGING" in call.callee.log
     assert call.callee.value("FROM") is not None
     assert '"Alice Martin" <sip:1001@' in str(call.callee.value("FROM"))

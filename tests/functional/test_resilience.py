@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.functional.harness import App, Pbx, history, two_party_call
+from tests.functional.harness import App, Pbx, history, pbx_ext, two_party_call
 from tests.functional.test_calls import assert_talked
 
 
@@ -66,3 +66,15 @@ async def test_fallback_while_the_app_is_down_then_the_app_takes_over(pbx: Pbx, 
     up = await two_party_call(pbx, "1001", "1002", callee_user="1002", hold_ms=2000)
     assert_talked(up)
     assert len(history(pbx)) == before + 1
+
+
+async def test_the_running_app_routes_to_a_user_added_by_apply(pbx: Pbx, app: App) -> None:
+    text = pbx.site.read_text().replace(
+        "users:\n", 'users:\n  - {extension: "1007", name: Gabriel Morel}\n', 1
+    )
+    pbx.site.write_text(text)
+    applied = pbx_ext("apply", str(pbx.site), "--state-dir", str(pbx.state_dir))
+    assert applied.returncode == 0, applied.stderr
+    call = await two_party_call(pbx, "1001", "1007", callee_user="1007", hold_ms=2000)
+    assert_talked(call)  # registered with its new password, and routed by the app
+    assert history(pbx)[0]["to_number"] == "1007"
