@@ -134,7 +134,11 @@ class Call:
             # Asterisk refused something mid-call (e.g. a channel vanished between two
             # requests): end the call cleanly rather than leave channels behind.
             log.warning("call %s: %s; ending it", self.call_id, exc)
-            await self._finish("failed", detail=str(exc))
+            for channel_id in self.channel_ids:
+                with contextlib.suppress(AriError):
+                    await self._hangup(channel_id, "failure")
+            with contextlib.suppress(AriError):
+                await self._finish("failed", detail=str(exc))
 
     @property
     def channel_ids(self) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pbx_ext.app.call import BRIDGE_NAME, Call, Direction, Vanished
@@ -76,8 +76,17 @@ class SiteSource:
         self._site: Site | None = None
 
     def current(self) -> Site:
-        st = self.path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
+        """The site to route with. Raises only when no site was ever loaded (at start)."""
+        try:
+            st = self.path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except OSError as exc:
+            if self._site is None:
+                raise SiteError([f"{self.path}: cannot read the applied site: {exc}"]) from exc
+            if self._stamp is not None:  # say it once, not at every call
+                log.error("%s: %s; keeping the previous site", self.path, exc)
+            self._stamp = None
+            return self._site
         if stamp != self._stamp or self._site is None:
             try:
                 self._site = load_site(self.path)
@@ -216,10 +225,12 @@ class CallControl:
     # -- after (re)connecting ----------------------------------------------------------------
 
     async def _reconcile(self, tg: asyncio.TaskGroup) -> None:
+        # Asterisk stamps channels to the millisecond; allow for that and for clock reads.
+        connected_at = datetime.now(UTC) - timedelta(seconds=1)
         try:
             # Set on every connection: Asterisk forgets it with the app's registration.
             await self._ari.applications.set_event_filter(allowed=CALL_EVENTS)
-            channels = {c.id for c in await self._ari.channels.list()}
+            channels = {c.id: c for c in await self._ari.channels.list()}
             bridges = await self._ari.bridges.list()
             app = await self._ari.applications.get()
         except AriError as exc:
@@ -249,9 +260,15 @@ class CallControl:
                     call_id, datetime.now(UTC), "answered", "ended while pbx-ext was restarting"
                 )
         for channel_id in app.channel_ids:
-            if channel_id not in self._by_channel:
-                log.info("hanging up channel %s: its call was not adoptable", channel_id)
-                await self._hangup(channel_id)
+            channel = channels.get(channel_id)
+            if channel_id in self._by_channel or channel is None:
+                continue
+            # A call whose StasisStart is still on its way to us is not an orphan: only
+            # channels older than this connection are.
+            if channel.creationtime is not None and channel.creationtime >= connected_at:
+                continue
+            log.info("hanging up channel %s: its call was not adoptable", channel_id)
+            await self._hangup(channel_id)
         for record in self._history.in_progress():
             if record.call_id not in self._calls:
                 disposition = "answered" if record.answered is not None else "failed"
