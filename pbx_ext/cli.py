@@ -42,13 +42,10 @@ def _ports(args: argparse.Namespace) -> Ports:
 
 def _deployment_for(args: argparse.Namespace) -> Deployment:
     """The saved deployment of the state dir, or the one the options describe."""
-    state_dir = _state_dir(args)
     try:
-        return Deployment.load(state_dir)
+        return Deployment.load(_state_dir(args))
     except PbxError:
-        if not getattr(args, "sip_port", None):
-            raise
-    return _new_deployment(args)
+        return _new_deployment(args)
 
 
 def _new_deployment(args: argparse.Namespace) -> Deployment:

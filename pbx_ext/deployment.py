@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +103,3 @@ class Deployment:
             ) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise PbxError(f"{path}: unreadable ({exc}); remove it and start again") from exc
-
-    def with_ports(self, ports: Ports) -> Deployment:
-        return replace(self, ports=ports)

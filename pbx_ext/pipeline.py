@@ -13,11 +13,11 @@ from pathlib import Path
 from pbx_ext import sandbox
 from pbx_ext.conffile import write_atomic, write_tree
 from pbx_ext.deployment import Deployment
-from pbx_ext.errors import AsteriskError, PbxError, SandboxError, SiteError
+from pbx_ext.errors import AsteriskError, PbxError, SandboxError
 from pbx_ext.generate import GenerateInput, generate
 from pbx_ext.secrets import SecretStore
 from pbx_ext.site import Site, parse_site
-from pbx_ext.site.yamltree import MAX_BYTES
+from pbx_ext.site.loader import read_site_bytes
 
 SECRET_KEYS = re.compile(r"^(\s*(?:password|md5_cred|secret)\s*=\s*).*$", re.MULTILINE)
 
@@ -40,7 +40,7 @@ class Built:
 def build(site_path: Path, deployment: Deployment, env: Mapping[str, str] | None = None) -> Built:
     """Validate the site and render every file; raises SiteError before touching anything."""
     env = os.environ if env is None else env
-    raw = _read(site_path)
+    raw = read_site_bytes(site_path)
     site = parse_site(raw, str(site_path))
     source = raw.decode("utf-8")  # parse_site accepted it, so it is UTF-8
     creds = SecretStore(deployment.state_dir).ensure([u.extension for u in site.users])
@@ -64,15 +64,8 @@ def build(site_path: Path, deployment: Deployment, env: Mapping[str, str] | None
     return Built(site, source, generate(inp), warnings)
 
 
-def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(MAX_BYTES + 1)  # parse_site reports a file over the limit
-    except OSError as exc:
-        raise SiteError([f"{path}: cannot read the site file: {exc.strerror}"]) from exc
-
-
-def current(deployment: Deployment, names: list[str]) -> dict[str, str | None]:
+def _applied(deployment: Deployment, names: list[str]) -> dict[str, str | None]:
+    """The files as Asterisk has them now (``None``: not there)."""
     out: dict[str, str | None] = {}
     for name in names:
         try:
@@ -84,7 +77,7 @@ def current(deployment: Deployment, names: list[str]) -> dict[str, str | None]:
 
 def plan(built: Built, deployment: Deployment) -> str:
     """A readable diff of what apply would change; secret values are masked."""
-    before = current(deployment, sorted(built.files))
+    before = _applied(deployment, sorted(built.files))
     chunks: list[str] = []
     for name in sorted(built.files):
         old = _mask(before[name] or "")

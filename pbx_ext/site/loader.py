@@ -54,17 +54,20 @@ def load_site(path: str | os.PathLike[str]) -> Site:
     Raises :class:`~pbx_ext.errors.SiteError` listing every problem, the file's own name first
     on each line, as given here.
     """
-    filename = os.fspath(path)
+    return parse_site(read_site_bytes(path), os.fspath(path))
+
+
+def read_site_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes, at most one past the size limit (``parse_site`` reports the excess)."""
     try:
         with open(path, "rb") as file:
             # One byte over the limit is enough to know it is too big; /dev/zero stays harmless.
-            data = file.read(MAX_BYTES + 1)
+            return file.read(MAX_BYTES + 1)
     except OSError as error:
         reason = error.strerror or str(error)
         raise SiteError(
-            [Problem(1, 1, (), f"cannot read the file: {reason}").render(filename)]
+            [Problem(1, 1, (), f"cannot read the file: {reason}").render(os.fspath(path))]
         ) from None
-    return parse_site(data, filename)
 
 
 def parse_site(text: str | bytes, filename: str) -> Site:
