@@ -17,6 +17,7 @@ Rules the generated dialplan follows:
 
 from __future__ import annotations
 
+from pbx_ext.app.routing import did_spellings
 from pbx_ext.conffile import ConfFile, Option, Section
 from pbx_ext.site import Destination, ExternalDest, GroupDest, Site, UserDest, VoicemailDest
 
@@ -100,9 +101,7 @@ def _fallback_dids(site: Site) -> Section:
     seen: set[str] = set()
     for trunk in site.trunks:
         for did in trunk.dids:
-            for spelling in did_spellings(
-                did.number, site.dialing.country_code, site.dialing.national_prefix
-            ):
+            for spelling in did_spellings(did.number, site.dialing):
                 if spelling not in seen:
                     seen.add(spelling)
                     lines += _exten(spelling, _dial_steps(site, did.to))
@@ -113,14 +112,6 @@ def _fallback_dids(site: Site) -> Section:
         arrow=True,
         comment="Used only while the pbx-ext app is down: DIDs to their user or group.",
     )
-
-
-def did_spellings(e164: str, country_code: str | None, national_prefix: str) -> list[str]:
-    """How a provider may send a DID: ``+33123456789``, ``33123456789``, ``0123456789``."""
-    spellings = [e164, e164[1:]]
-    if country_code and e164.startswith("+" + country_code):
-        spellings.append(national_prefix + e164[1 + len(country_code) :])
-    return spellings
 
 
 def _dial_sub() -> Section:

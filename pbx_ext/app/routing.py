@@ -352,6 +352,19 @@ def _through_trunk(site: Site, number: str, kind: DialKind) -> Route:
     return Outbound(trunk, number, kind, trunk.outbound_caller_id)
 
 
+def did_spellings(e164: str, dialing: Dialing) -> tuple[str, ...]:
+    """Every way a provider may send the DID ``e164``: what :func:`route_from_trunk` reads back
+    as that DID (the fallback dialplan lists these as extensions).
+
+    ``+33123456789`` with country code 33 → ``+33123456789``, ``33123456789``,
+    ``0033123456789``, ``0123456789``.
+    """
+    spellings = [e164, e164[1:], dialing.international_prefix + e164[1:]]
+    if dialing.country_code and e164.startswith("+" + dialing.country_code):
+        spellings.append(dialing.national_prefix + e164[1 + len(dialing.country_code) :])
+    return tuple(spellings)
+
+
 def _did_spellings(dialing: Dialing, dialed: str) -> tuple[str, ...]:
     """The E.164 numbers a provider may mean by ``dialed``, most explicit reading first.
 

@@ -414,3 +414,27 @@ def test_sanitize_for_log(text: str, logged: str) -> None:
 
 def test_sanitize_for_log_is_short_even_for_huge_strings() -> None:
     assert len(sanitize_for_log("\n" * 10_000)) <= 40 * 4 + 5
+
+
+def test_every_did_spelling_the_fallback_lists_routes_back_to_its_did() -> None:
+    from pbx_ext.app.routing import _did_spellings, did_spellings
+
+    site = parse_site(SITE_YAML_FOR_DIDS, "t.yaml")
+    for trunk in site.trunks:
+        for did in trunk.dids:
+            spellings = did_spellings(did.number, site.dialing)
+            assert len(spellings) == len(set(spellings)) == 4
+            for spelling in spellings:
+                assert did.number in _did_spellings(site.dialing, spelling), spelling
+
+
+SITE_YAML_FOR_DIDS = """
+site: {name: T, domain: pbx.test, timezone: UTC}
+users:
+  - {extension: "1001", name: Ann}
+trunks:
+  - name: sbc
+    host: 192.0.2.10
+    dids: [{number: "+33123456789", to: "1001"}]
+dialing: {country_code: "33"}
+"""
