@@ -216,7 +216,10 @@ pbx-ext is up for {built.site.site.name} ({site_path}).
 
 Register a softphone: server = this host, port {dep.ports.sip}, user = an extension;
 its password: {me} credentials {first.extension} --state-dir {dep.state_dir}
-Change the site: edit {site_path}, then `{me} plan` / `{me} apply` (calls stay up).
+Change the site: edit {site_path}, then (calls stay up)
+  {me} plan {site_path} --state-dir {dep.state_dir}
+  {me} apply {site_path} --state-dir {dep.state_dir}
+Call history: {me} calls --state-dir {dep.state_dir}
 Ctrl-C stops everything.
 """,
         flush=True,
