@@ -209,7 +209,7 @@ async def main() -> int:
         if callee is not None and callee.returncode is None:
             callee.kill()
             await callee.wait()
-        pbx.stop()
+        pbx.remove()
     report(plain, ari)
     return 0
 

@@ -38,7 +38,7 @@ def pbx(tmp_path_factory: pytest.TempPathFactory, trunk_port: int) -> Iterator[P
     try:
         yield running
     finally:
-        running.stop()
+        running.remove()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -109,6 +110,16 @@ class Pbx:
 
     def stop(self) -> None:
         pbx_ext("sandbox", "stop", "--state-dir", str(self.state_dir))
+
+    def remove(self) -> None:
+        """Stop it and delete its instance directory from the shared root, keeping its logs
+        next to the state directory (pytest keeps the last runs' temporary directories)."""
+        self.stop()
+        host_dir = self.instance.host_dir
+        shutil.copytree(
+            host_dir / "log", self.state_dir.parent / "asterisk-log", dirs_exist_ok=True
+        )
+        shutil.rmtree(host_dir)
 
     def _start(self) -> None:
         proc = pbx_ext(
