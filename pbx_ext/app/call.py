@@ -337,12 +337,12 @@ class Call:
             self.ari.channels.answer(self.call_id),
             self.ari.bridges.add_channel(self.bridge_id, [self.call_id]),
         )
+        self.history.call_answered(self.call_id, datetime.now(UTC))
+        log.info("call %s connected to %s", self.call_id, channel_id)
         for leg in self.legs:
             if leg.channel_id != channel_id and not leg.failed:
                 leg.failed = True
                 await self._hangup(leg.channel_id, "answered_elsewhere")
-        self.history.call_answered(self.call_id, datetime.now(UTC))
-        log.info("call %s connected to %s", self.call_id, channel_id)
 
     async def _caller_hangup(self) -> None:
         if self.state is State.RINGING:
