@@ -15,6 +15,8 @@ from tests.functional.harness import (
     App,
     CallOutcome,
     Pbx,
+    SippResult,
+    SippRun,
     free_ports,
     history,
     phone_contact,
@@ -221,3 +223,59 @@ async def test_a_did_call_from_another_address_is_not_a_trunk_call(pbx: Pbx, app
         password="guess", service="+33123456790", keys={"rtp_port": "9"},
     )  # fmt: skip
     assert call.final in {"401", "403"}, (call.log, call.errors)
+
+
+async def _phone(pbx: Pbx, user: str, scenario: str, rtp: int = 9) -> tuple[SippRun, int]:
+    """A registered, reachable phone of ``user`` running ``scenario``; returns it and its port."""
+    port = free_ports(1)[0]
+    await register(pbx, user, pbx.password(user), port)
+    phone = await start_sipp(
+        scenario, pbx, local_port=port, user=user, calls=None, keys={"rtp_port": str(rtp)},
+        duration_ms=300, timeout_s=40,
+    )  # fmt: skip
+    await wait_reachable(pbx, user, phone_contact(user, port))
+    return phone, port
+
+
+async def _call_and_hang_up(pbx: Pbx, dialed: str, hold_ms: int = 2000) -> SippResult:
+    return await sipp(
+        "uac_call.xml", pbx, local_port=free_ports(1)[0], user="1001",
+        password=pbx.password("1001"), service=dialed, keys={"rtp_port": "9"},
+        duration_ms=hold_ms, timeout_s=40,
+    )  # fmt: skip
+
+
+async def test_every_device_of_the_user_rings_and_the_first_to_answer_wins(
+    pbx: Pbx, app: App
+) -> None:
+    desk, desk_port = await _phone(pbx, "1002", "uas_ring.xml")  # never answers
+    mobile, mobile_port = await _phone(pbx, "1002", "uas_answer.xml")
+    try:
+        caller = await _call_and_hang_up(pbx, "1002")
+        assert caller.final == "200", caller.log
+        assert "BYE 200" in caller.log
+        assert "ANSWERED" in (await mobile.wait()).log
+        assert "CANCELLED" in (await desk.wait()).log  # answered elsewhere: it stopped ringing
+    finally:
+        await desk.stop()
+        await mobile.stop()
+        for port in (desk_port, mobile_port):
+            await register(pbx, "1002", pbx.password("1002"), port, expires=0)
+
+
+async def test_linear_group_rings_members_in_turn(pbx: Pbx, app: App) -> None:
+    first, first_port = await _phone(pbx, "1003", "uas_ring.xml")
+    second, second_port = await _phone(pbx, "1004", "uas_answer.xml")
+    try:
+        started = asyncio.get_running_loop().time()
+        caller = await _call_and_hang_up(pbx, "601")
+        assert caller.final == "200", caller.log
+        first_log, second_log = (await first.wait()).log, (await second.wait()).log
+        assert "CANCELLED" in first_log  # 1003 rang 5 s, unanswered
+        assert "ANSWERED" in second_log  # then 1004 rang and answered
+        assert asyncio.get_running_loop().time() - started >= 5
+    finally:
+        await first.stop()
+        await second.stop()
+        await register(pbx, "1003", pbx.password("1003"), first_port, expires=0)
+        await register(pbx, "1004", pbx.password("1004"), second_port, expires=0)
