@@ -264,15 +264,35 @@ async def wait_reachable(pbx: Pbx, aor: str, contact: str) -> None:
     Asterisk sends calls only to contacts whose last OPTIONS was answered. A test phone
     starts listening just before its call, so the test asks for the qualify the periodic
     one would do later. ``contact`` as ``pjsip show contacts`` names it
-    (``1002/sip:1002@127.0.0.1:5070``).
+    (``1002/sip:1002@127.0.0.1:5070``). One qualify at a time: an unanswered one times out
+    3 s later and would mark the contact unavailable again after a later one succeeded.
     """
-    for _ in range(50):
+    ip, port = contact.rsplit("@", 1)[-1].split("sip:")[-1].rsplit(":", 1)
+    await _wait_listening(ip, int(port))
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
         pbx.rx(f"pjsip qualify {aor}")
-        await asyncio.sleep(0.1)
-        for line in pbx.rx("pjsip show contacts").splitlines():
-            if contact in line and " Avail " in line:
-                return
+        deadline = loop.time() + 4  # past the 3 s qualify timeout
+        while loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            for line in pbx.rx("pjsip show contacts").splitlines():
+                if contact in line and " Avail " in line:
+                    return
     raise AssertionError(f"{contact} never answered a qualify: {pbx.rx('pjsip show contacts')}")
+
+
+async def _wait_listening(ip: str, port: int) -> None:
+    """Until something has bound UDP ``ip:port`` (the sipp phone is up)."""
+    for _ in range(100):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return
+        finally:
+            probe.close()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listens on {ip}:{port}")
 
 
 def phone_contact(user: str, port: int) -> str:
@@ -294,7 +314,7 @@ async def register(
         user=user,
         password=password,
         keys={"expires": str(expires)},
-        duration_ms=0,
+        duration_ms=500,
     )
     assert f"FINAL {expect}" in result.log, (result.log, result.errors)
     return result
