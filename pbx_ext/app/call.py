@@ -44,7 +44,7 @@ from pbx_ext.ari import (
     StasisEnd,
     StasisStart,
 )
-from pbx_ext.history import CallHistory
+from pbx_ext.history import CallHistory, HistoryError
 from pbx_ext.site.model import Strategy
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,15 @@ class Vanished:
 
 
 Register = Callable[[str, "Call"], None]
+
+
+def noted(write: Callable[..., object], *args: object) -> None:
+    """Write to the call history. The history is a record of calls, not a condition for
+    them: a failed write (disk full, file damaged) is logged and the call goes on."""
+    try:
+        write(*args)
+    except HistoryError as exc:
+        log.error("call history not written: %s", exc)
 
 
 @dataclass
@@ -337,7 +346,7 @@ class Call:
             self.ari.channels.answer(self.call_id),
             self.ari.bridges.add_channel(self.bridge_id, [self.call_id]),
         )
-        self.history.call_answered(self.call_id, datetime.now(UTC))
+        noted(self.history.call_answered, self.call_id, datetime.now(UTC))
         log.info("call %s connected to %s", self.call_id, channel_id)
         for leg in self.legs:
             if leg.channel_id != channel_id and not leg.failed:
@@ -369,7 +378,7 @@ class Call:
         if self.bridge_id is not None:
             with contextlib.suppress(AriNotFound):
                 await self.ari.bridges.destroy(self.bridge_id)
-        self.history.call_ended(self.call_id, datetime.now(UTC), disposition, detail)
+        noted(self.history.call_ended, self.call_id, datetime.now(UTC), disposition, detail)
 
     async def _hangup(self, channel_id: str, reason: str) -> None:
         with contextlib.suppress(AriNotFound):  # already gone: that is what we wanted

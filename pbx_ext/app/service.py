@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pbx_ext.app.call import BRIDGE_NAME, Call, Direction, Vanished
+from pbx_ext.app.call import BRIDGE_NAME, Call, Direction, Vanished, noted
 from pbx_ext.app.routing import (
     Outbound,
     Reject,
@@ -48,7 +48,7 @@ from pbx_ext.ari import (
     StreamEvent,
 )
 from pbx_ext.errors import SiteError
-from pbx_ext.history import CallHistory
+from pbx_ext.history import CallHistory, HistoryError
 from pbx_ext.site import Site, load_site
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,8 @@ class CallControl:
                 _printable(channel.caller.number), _printable(channel.caller.name), dialed
             )
             direction = Direction.INBOUND
-        self._history.call_started(
+        noted(
+            self._history.call_started,
             channel.id,
             channel.creationtime or datetime.now(UTC),
             caller.number,
@@ -217,6 +218,11 @@ class CallControl:
             await call.run(route)
         except Exception:
             log.exception("call %s failed", call.call_id)
+            # Nobody follows this call any more: end it rather than leave it ringing or
+            # half-connected.
+            for channel_id in call.channel_ids:
+                with contextlib.suppress(AriError):
+                    await self._hangup(channel_id)
         finally:
             self._calls.pop(call.call_id, None)
             for channel_id in call.channel_ids:
@@ -256,8 +262,12 @@ class CallControl:
                 log.info("adopted call %s (bridged with %s)", call_id, others[0])
             else:
                 await self._cleanup(bridge.id, members)
-                self._history.call_ended(
-                    call_id, datetime.now(UTC), "answered", "ended while pbx-ext was restarting"
+                noted(
+                    self._history.call_ended,
+                    call_id,
+                    datetime.now(UTC),
+                    "answered",
+                    "ended while pbx-ext was restarting",
                 )
         for channel_id in app.channel_ids:
             channel = channels.get(channel_id)
@@ -269,10 +279,16 @@ class CallControl:
                 continue
             log.info("hanging up channel %s: its call was not adoptable", channel_id)
             await self._hangup(channel_id)
-        for record in self._history.in_progress():
+        try:
+            unfinished = self._history.in_progress()
+        except HistoryError as exc:
+            log.error("call history not read: %s", exc)
+            unfinished = []
+        for record in unfinished:
             if record.call_id not in self._calls:
                 disposition = "answered" if record.answered is not None else "failed"
-                self._history.call_ended(
+                noted(
+                    self._history.call_ended,
                     record.call_id,
                     datetime.now(UTC),
                     disposition,
