@@ -55,6 +55,7 @@ class Step:
     seconds: float
     to_180: list[float]
     to_200: list[float]
+    cpu: dict[str, float]  # process name → cores used during the step
 
     @property
     def achieved(self) -> float:
@@ -117,8 +118,20 @@ def traced(workdir: Path) -> tuple[list[float], list[float]]:
     return setup_times(log)
 
 
-async def run_step(pbx: Pbx, rate: int, seconds: int, *, trace: bool = False) -> Step:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_step(
+    pbx: Pbx, rate: int, seconds: int, *, trace: bool = False, app: App | None = None
+) -> Step:
     calls = rate * seconds
+    watched = {"asterisk": int(pbx.instance.pid_file.read_text())}
+    if app is not None and app.proc is not None:
+        watched["app"] = app.proc.pid
+    cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     args = [
         "sipp", f"127.0.0.1:{pbx.sip_port}", "-sf", str(HERE / "scenarios" / "uac_load.xml"),
@@ -133,7 +146,9 @@ async def run_step(pbx: Pbx, rate: int, seconds: int, *, trace: bool = False) ->
         *args, cwd=workdir, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
     await proc.wait()
-    elapsed = time.monotonic() - started - HOLD_MS / 1000  # the last calls' hold is not setup
+    wall = time.monotonic() - started
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in watched.items()}
+    elapsed = wall - HOLD_MS / 1000  # the last calls' hold is not setup
     ok = failed = 0
     with (workdir / "stat.csv").open() as fh:
         rows = list(csv.DictReader(fh, delimiter=";"))
@@ -141,22 +156,25 @@ async def run_step(pbx: Pbx, rate: int, seconds: int, *, trace: bool = False) ->
         ok = int(rows[-1]["SuccessfulCall(C)"])
         failed = int(rows[-1]["FailedCall(C)"])
     to_180, to_200 = (await asyncio.to_thread(traced, workdir)) if trace else ([], [])
-    return Step(rate, calls, ok, failed + (calls - ok - failed), elapsed, to_180, to_200)
+    return Step(rate, calls, ok, failed + (calls - ok - failed), elapsed, to_180, to_200, cpu)
 
 
-async def sweep(pbx: Pbx, label: str, max_rate: int, seconds: int) -> list[Step]:
+async def sweep(
+    pbx: Pbx, label: str, max_rate: int, seconds: int, app: App | None = None
+) -> list[Step]:
     steps: list[Step] = []
     for rate in (r for r in RATES if r <= max_rate):
-        step = await run_step(pbx, rate, seconds, trace=rate == LATENCY_RATE)
+        step = await run_step(pbx, rate, seconds, trace=rate == LATENCY_RATE, app=app)
         steps.append(step)
         latency = (
             f", INVITE→200 p50 {pct(step.to_200, 0.5):.1f} p95 {pct(step.to_200, 0.95):.1f} ms"
             if step.to_200
             else ""
         )
+        cpu = ", ".join(f"{name} {share:.0%}" for name, share in step.cpu.items())
         print(
             f"  {label:5} {rate:4} calls/s asked: {step.ok:5} ok, {step.failed:4} failed, "
-            f"{step.achieved:6.1f} calls/s achieved{latency}",
+            f"{step.achieved:6.1f} calls/s achieved (CPU: {cpu}){latency}",
             flush=True,
         )
         if not step.clean:
@@ -203,7 +221,7 @@ async def main() -> int:
         app.start()
         await app.wait_connected()
         print("bench: routed by the pbx-ext ARI app", flush=True)
-        ari = await sweep(pbx, "ari", opts.max_rate, opts.step_seconds)
+        ari = await sweep(pbx, "ari", opts.max_rate, opts.step_seconds, app)
     finally:
         app.stop()
         if callee is not None and callee.returncode is None:
@@ -223,6 +241,17 @@ def report(plain: list[Step], ari: list[Step]) -> None:
     print(f"  highest clean rate: plain {bp.achieved:.1f} calls/s (asked {bp.rate}), "
           f"ARI {ba.achieved:.1f} calls/s (asked {ba.rate}); ratio ARI/plain "
           f"{ba.achieved / bp.achieved:.2f} (target >= 0.80)")  # fmt: skip
+    common = max((s.rate for s in ari if s.clean and at(plain, s.rate)), default=None)
+    if common is not None:
+        sp, sa = at(plain, common), at(ari, common)
+        assert sp is not None
+        assert sa is not None
+        per_call = {name: 1000 * share / sa.achieved for name, share in sa.cpu.items()}
+        print(
+            f"  CPU per call at {common} calls/s: plain Asterisk "
+            f"{1000 * sp.cpu['asterisk'] / sp.achieved:.1f} ms; ARI Asterisk "
+            f"{per_call['asterisk']:.1f} ms + app {per_call.get('app', 0):.1f} ms"
+        )
     lp, la = at(plain, LATENCY_RATE), at(ari, LATENCY_RATE)
     if lp and la:
         for name, p, a in (
