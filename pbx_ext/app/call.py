@@ -262,14 +262,17 @@ class Call:
             # outside world sees the trunk's caller ID instead, set on the leg here.
             for name, value in self._caller_id.items():
                 await self.ari.channels.set_var(channel_id, name, value)
-            # Early bridging (ARI channels/create): in the bridge before it is dialed, so
+            # Early bridging (ARI channels/create): the leg joins the bridge while it rings
+            # (both requests at once: the join takes a millisecond, an answer far longer), so
             # answering the caller is all that is left when this leg answers.
             assert self.bridge_id is not None
-            await self.ari.bridges.add_channel(self.bridge_id, [channel_id])
-            await self.ari.channels.dial(
-                channel_id,
-                caller=None if self._caller_id else self.call_id,
-                timeout=self._wave_seconds,
+            await asyncio.gather(
+                self.ari.bridges.add_channel(self.bridge_id, [channel_id]),
+                self.ari.channels.dial(
+                    channel_id,
+                    caller=None if self._caller_id else self.call_id,
+                    timeout=self._wave_seconds,
+                ),
             )
         except AriError as exc:
             log.info("call %s: leg %s failed to dial: %s", self.call_id, leg.target, exc)
