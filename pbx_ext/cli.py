@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from pbx_ext import pipeline, sandbox
 from pbx_ext.app.runner import HISTORY_DB, run_app
 from pbx_ext.conffile import write_tree
 from pbx_ext.deployment import Deployment, Ports, default_state_dir
-from pbx_ext.errors import PbxError, SiteError
+from pbx_ext.errors import AsteriskError, PbxError, SiteError
 from pbx_ext.history import CallHistory, format_calls, parse_since
 from pbx_ext.secrets import SecretStore
 from pbx_ext.site import load_site
@@ -142,6 +143,16 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     print(f"Server:    {site.site.domain} (or this host's address)")
     print(f"Port:      {port} (UDP or TCP)")
     print(f"Realm:     {site.site.domain}")
+    return 0
+
+
+def cmd_asterisk(args: argparse.Namespace) -> int:
+    """An Asterisk CLI command on the PBX's Asterisk (sandbox or host), for the admin."""
+    dep = Deployment.load(_state_dir(args))
+    try:
+        print(pipeline.asterisk_rx(dep)(" ".join(args.command)), end="")
+    except subprocess.TimeoutExpired:
+        raise AsteriskError("Asterisk did not answer within 30 s") from None
     return 0
 
 
@@ -350,6 +361,13 @@ def parser() -> argparse.ArgumentParser:
     _add_state(p)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(func=cmd_app)
+
+    p = sub.add_parser(
+        "asterisk", help="run an Asterisk CLI command, e.g.: pbx-ext asterisk pjsip show contacts"
+    )
+    p.add_argument("command", nargs="+")
+    _add_state(p)
+    p.set_defaults(func=cmd_asterisk)
 
     p = sub.add_parser("calls", help="call history")
     _add_state(p)

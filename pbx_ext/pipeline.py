@@ -100,17 +100,25 @@ def _mask(text: str) -> str:
     return SECRET_KEYS.sub(r"\1********", text)
 
 
+def asterisk_rx(deployment: Deployment) -> Callable[[str], str]:
+    """Run Asterisk CLI commands on the deployment's Asterisk (sandbox or host)."""
+    if deployment.kind == "sandbox":
+        inst = sandbox.Instance.of(deployment)
+        return lambda command: sandbox.rx(inst, command)
+    return _host_rx
+
+
 def apply(built: Built, deployment: Deployment) -> list[str]:
     """Write the changed files and reload the running Asterisk; no restart, calls stay up."""
     if deployment.kind == "sandbox":
         inst = sandbox.Instance.of(deployment)
         changed = sandbox.prepare(inst, built.files)
         if changed and sandbox.read_pid(inst) is not None:
-            _reload(lambda cmd: sandbox.rx(inst, cmd))
+            _reload(asterisk_rx(deployment))
     else:
         changed = write_tree(deployment.config_dir, built.files)
         if changed:
-            _reload(_host_rx)
+            _reload(asterisk_rx(deployment))
     built.record_applied(deployment)
     return changed
 

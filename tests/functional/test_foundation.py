@@ -40,6 +40,13 @@ async def test_ari_refuses_wrong_credentials(pbx: Pbx) -> None:
         assert resp.status == 401
 
 
+def test_admin_runs_asterisk_cli_commands_through_pbx_ext(pbx: Pbx) -> None:
+    proc = pbx_ext("asterisk", "pjsip", "show", "endpoints", "--state-dir", str(pbx.state_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert "Endpoint:  1001" in proc.stdout
+    assert "Endpoint:  trunk-provider" in proc.stdout
+
+
 async def test_phone_registers_with_generated_password_only(pbx: Pbx) -> None:
     good, bad = free_ports(2)
     await register(pbx, "1003", pbx.password("1003"), good, expect="200")
