@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 
 import aiohttp
 
 from tests.functional.harness import (
     Pbx,
+    basic_auth,
     free_ports,
     pbx_ext,
     register,
@@ -18,15 +18,10 @@ from tests.functional.harness import (
 )
 
 
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
 async def test_every_user_and_the_trunk_are_endpoints(pbx: Pbx) -> None:
     user, password = pbx.ari_auth()
     url = f"http://127.0.0.1:{pbx.http_port}/ari/endpoints/PJSIP"
-    headers = basic(user, password)
+    headers = basic_auth(user, password)
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
         assert resp.status == 200
         names = {e["resource"] for e in await resp.json()}
@@ -35,7 +30,7 @@ async def test_every_user_and_the_trunk_are_endpoints(pbx: Pbx) -> None:
 
 async def test_ari_refuses_wrong_credentials(pbx: Pbx) -> None:
     url = f"http://127.0.0.1:{pbx.http_port}/ari/endpoints"
-    headers = basic("pbx-ext", "not-the-password")
+    headers = basic_auth("pbx-ext", "not-the-password")
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
         assert resp.status == 401
 
