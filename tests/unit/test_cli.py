@@ -82,7 +82,7 @@ def test_generate_writes_private_files_and_secrets(tmp_path: Path) -> None:
     password = secrets["sip"]["1001"]
     assert password not in (out / "pjsip.conf").read_text()  # stored as md5_cred only
     again = run("generate", str(EXAMPLE), "--out", str(out), "--state-dir", str(state))
-    assert "wrote 0 of 8 files" in again.stdout  # same input, byte-identical output
+    assert "wrote 0 of 9 files" in again.stdout  # same input, byte-identical output
 
 
 def test_trunk_password_comes_from_the_environment(tmp_path: Path) -> None:
