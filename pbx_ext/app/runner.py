@@ -25,7 +25,11 @@ async def run_app(deployment: Deployment, stop: asyncio.Event) -> None:
     with CallHistory(deployment.state_dir / HISTORY_DB) as history:
         async with (
             AriClient(
-                deployment.ari_url, creds.ari_user, creds.ari_password, deployment.app
+                deployment.ari_url,
+                creds.ari_user,
+                creds.ari_password,
+                deployment.app,
+                rest_over_websocket=True,
             ) as ari,
             EventStream(
                 deployment.ari_url, creds.ari_user, creds.ari_password, deployment.app

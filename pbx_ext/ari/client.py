@@ -40,6 +40,7 @@ from pbx_ext.ari.models import (
     Playback,
     parse_variable,
 )
+from pbx_ext.ari.wsrest import Unsupported, WebSocketRest
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class _Http:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        self.ws: WebSocketRest | None = None
 
     async def request(
         self,
@@ -119,6 +121,15 @@ class _Http:
         body: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body, or ``None`` for 204 No Content."""
+        if self.ws is not None and self.ws.usable and self.ws.accepts(method, body):
+            if self._closed:
+                raise AriError("the ARI client is closed", method=method, path=path)
+            try:
+                status, text = await self.ws.request(method, path, _query(params or {}))
+            except Unsupported:
+                pass  # nothing was sent: HTTP it is
+            else:
+                return self._decode(status, text, method, path)
         session = self._get_session(method, path)
         url = URL(self._root + path, encoded=True)
         try:
@@ -148,6 +159,10 @@ class _Http:
             ) from None
         except aiohttp.ClientError as exc:
             raise AriUnavailable(str(exc) or type(exc).__name__, method=method, path=path) from exc
+        return self._decode(status, text, method, path)
+
+    @staticmethod
+    def _decode(status: int, text: str, method: str, path: str) -> Any:
         logger.debug("ARI %s %s -> %d", method, path, status)
         if 200 <= status < 300:
             if not text:
@@ -174,6 +189,8 @@ class _Http:
         if self._closed:
             return
         self._closed = True
+        if self.ws is not None:
+            await self.ws.close()
         if self._owns_session and self._session is not None:
             await self._session.close()
 
@@ -682,7 +699,8 @@ class AriClient:
     ``base_url`` is Asterisk's HTTP server root, e.g. ``http://127.0.0.1:8088`` (``/ari`` is
     added). Pass ``session`` to share an ``aiohttp.ClientSession`` (it is then not closed
     here); otherwise one is created on first use and closed by ``close()``. ``timeout`` bounds
-    each request, in seconds.
+    each request, in seconds. ``rest_over_websocket`` sends the requests that can go that way
+    as websocket frames (``wsrest``), with HTTP for the others and for an Asterisk too old.
 
         async with AriClient("http://127.0.0.1:8088", "pbx", secret, "pbx") as ari:
             bridge = await ari.bridges.create()
@@ -698,11 +716,14 @@ class AriClient:
         *,
         session: aiohttp.ClientSession | None = None,
         timeout: float = 5.0,
+        rest_over_websocket: bool = False,
     ) -> None:
         if not app:
             raise ValueError("an ARI application name is required")
         self.app = app
         self._http = _Http(base_url, username, password, session=session, timeout=timeout)
+        if rest_over_websocket:
+            self._http.ws = WebSocketRest(base_url, username, password, app, timeout=timeout)
         self.channels = ChannelsApi(self._http, app)
         self.bridges = BridgesApi(self._http, app)
         self.endpoints = EndpointsApi(self._http, app)
@@ -722,5 +743,6 @@ class AriClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the HTTP session if this client made it. Safe to call twice."""
+        """Close the request websockets, and the HTTP session if this client made it. Safe to
+        call twice."""
         await self._http.close()
