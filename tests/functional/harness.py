@@ -258,7 +258,10 @@ async def sipp(scenario: str, pbx: Pbx, **kwargs: Any) -> SippResult:
     return await (await start_sipp(scenario, pbx, **kwargs)).wait()
 
 
-async def wait_reachable(pbx: Pbx, aor: str, contact: str) -> None:
+QUALIFY_TIMEOUT = 3.0  # pjsip's qualify_timeout default, in seconds
+
+
+async def wait_reachable(pbx: Pbx, aor: str, contact: str, *, settle: bool = False) -> None:
     """Have Asterisk qualify ``aor`` now and wait until its ``contact`` answered.
 
     Asterisk sends calls only to contacts whose last OPTIONS was answered. A test phone
@@ -266,19 +269,37 @@ async def wait_reachable(pbx: Pbx, aor: str, contact: str) -> None:
     one would do later. ``contact`` as ``pjsip show contacts`` names it
     (``1002/sip:1002@127.0.0.1:5070``). One qualify at a time: an unanswered one times out
     3 s later and would mark the contact unavailable again after a later one succeeded.
+
+    ``settle`` covers a periodic qualify Asterisk sent before the phone listened: a trunk's
+    contact stays configured between tests, and an OPTIONS sent to it while no test phone
+    stood there times out up to 3 s after the phone came up, marking the contact unavailable
+    under the next call. With ``settle`` the contact must still be reachable once that time
+    has passed. (A phone's contact is new with each registration: no such OPTIONS.)
     """
     ip, port = contact.rsplit("@", 1)[-1].split("sip:")[-1].rsplit(":", 1)
     await _wait_listening(ip, int(port))
     loop = asyncio.get_running_loop()
+    settled = loop.time() + (QUALIFY_TIMEOUT + 0.5 if settle else 0.0)
     for _ in range(3):
         pbx.rx(f"pjsip qualify {aor}")
-        deadline = loop.time() + 4  # past the 3 s qualify timeout
+        deadline = loop.time() + QUALIFY_TIMEOUT + 1
         while loop.time() < deadline:
             await asyncio.sleep(0.1)
-            for line in pbx.rx("pjsip show contacts").splitlines():
-                if contact in line and " Avail " in line:
-                    return
+            if not _available(pbx, contact):
+                continue
+            if loop.time() >= settled:
+                return
+            await asyncio.sleep(settled - loop.time())
+            if _available(pbx, contact):
+                return
+            break  # an older OPTIONS timed out meanwhile: qualify again
     raise AssertionError(f"{contact} never answered a qualify: {pbx.rx('pjsip show contacts')}")
+
+
+def _available(pbx: Pbx, contact: str) -> bool:
+    return any(
+        contact in line and " Avail " in line for line in pbx.rx("pjsip show contacts").splitlines()
+    )
 
 
 async def _wait_listening(ip: str, port: int) -> None:
@@ -434,7 +455,8 @@ async def two_party_call(
         if callee_user is not None:
             await wait_reachable(pbx, callee_user, phone_contact(callee_user, callee_port))
         else:
-            await wait_reachable(pbx, "trunk-provider", trunk_contact(callee_ip, callee_port))
+            contact = trunk_contact(callee_ip, callee_port)
+            await wait_reachable(pbx, "trunk-provider", contact, settle=True)
         if caller_password is None and caller_ip == "127.0.0.1":
             caller_password = pbx.password(caller)
         uac = await start_sipp(

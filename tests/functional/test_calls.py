@@ -164,7 +164,8 @@ async def test_toll_fraud_attempts_never_reach_the_trunk(
     )  # fmt: skip
     try:
         # The provider answers: anything that leaked would reach it.
-        await wait_reachable(pbx, "trunk-provider", trunk_contact(TRUNK_IP, trunk_port))
+        contact = trunk_contact(TRUNK_IP, trunk_port)
+        await wait_reachable(pbx, "trunk-provider", contact, settle=True)
         for caller, dialed, final in FRAUD:
             result = await sipp(
                 "uac_call.xml", pbx, local_port=free_ports(1)[0], user=caller,
