@@ -8,11 +8,11 @@ its queue. Rules, by state:
   plan (a user, a group, the trunk) starts its first wave of legs → ``RINGING``.
 - ``RINGING`` — each wave dials one or more legs at once (every registered contact of each
   extension rung, or the trunk). The caller is told it rings (180).
-  ``leg_answered``: the first leg to answer wins; the other legs are hung up
-  (answered_elsewhere), the caller is answered and both go into a mixing bridge →
-  ``CONNECTED``. ``leg_failed``: when every leg of the wave has failed, or the wave's time is
-  up, the next wave starts (linear groups); after the last wave the caller is hung up busy
-  (486) if any leg was busy, otherwise unavailable (480) → ``ENDED``.
+  ``leg_answered``: the first leg to answer wins; the caller joins it in the call's mixing
+  bridge and is answered, the other legs are hung up (answered_elsewhere) → ``CONNECTED``.
+  ``leg_failed``: when every leg of the wave has failed, or the wave's time is up, the next
+  wave starts (linear groups); after the last wave the caller is hung up busy (486) if any
+  leg was busy, otherwise unavailable (480) → ``ENDED``.
   ``caller_hangup``: every leg is hung up (CANCEL) → ``ENDED`` (cancelled).
 - ``CONNECTED`` — ``caller_hangup`` or ``callee_hangup``: the other side is hung up, the bridge
   destroyed → ``ENDED`` (answered).
@@ -339,16 +339,18 @@ class Call:
 
     async def _leg_answered(self, channel_id: str) -> None:
         """The first leg to answer wins. The callee is already in the call's bridge (early
-        bridging), so only the caller's answer and join stand between the callee's 200 OK
-        and the caller's: both go out at once, the losing legs are hung up after."""
+        bridging); the caller joins it, then is answered, then the losing legs are hung up.
+
+        Join before answer: joining tells each side who the other is (connected line). Told
+        while still ringing, the caller's 200 OK carries the callee's identity; told after
+        the answer, Asterisk would send the caller phone an UPDATE for it, a SIP transaction
+        more per call for Asterisk and the phone."""
         self.state = State.CONNECTED
         self._deadline = None
         self.answered_leg = channel_id
         assert self.bridge_id is not None
-        await asyncio.gather(
-            self.ari.channels.answer(self.call_id),
-            self.ari.bridges.add_channel(self.bridge_id, [self.call_id]),
-        )
+        await self.ari.bridges.add_channel(self.bridge_id, [self.call_id])
+        await self.ari.channels.answer(self.call_id)
         noted(self.history.call_answered, self.call_id, datetime.now(UTC))
         log.info("call %s connected to %s", self.call_id, channel_id)
         for leg in self.legs:

@@ -57,6 +57,8 @@ async def test_internal_call_rings_connects_and_carries_audio_both_ways(pbx: Pbx
     assert "RINGING" in call.callee.log
     assert call.callee.value("FROM") is not None
     assert '"Alice Martin" <sip:1001@' in str(call.callee.value("FROM"))
+    # The caller's phone learns who answered from the 200 OK itself (no UPDATE after it).
+    assert 'P-Asserted-Identity: "Bob Durand"' in str(call.caller.value("IDENTITY"))
     record = last_call(pbx)
     assert record["direction"] == "internal"
     assert record["disposition"] == "answered"
