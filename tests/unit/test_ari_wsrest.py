@@ -217,7 +217,7 @@ async def test_closed_client_refuses_requests(peer: tuple[Peer, str]) -> None:
 async def test_requests_in_flight_share_the_sockets(peer: tuple[Peer, str]) -> None:
     state, url = peer
     async with client(url) as ari:
-        await asyncio.gather(*(ari.channels.answer(f"c{i}") for i in range(20)))
-    assert sorted(set(state.apps)) == [f"devapp-rest-{i}" for i in range(4)]
+        await asyncio.gather(*(ari.channels.answer(f"c{i}") for i in range(40)))
+    assert sorted(set(state.apps)) == sorted(f"devapp-rest-{i}" for i in range(16))
     answered = [f["uri"] for f in state.frames if f["uri"] != "asterisk/ping"]
-    assert sorted(answered) == sorted(f"channels/c{i}/answer" for i in range(20))
+    assert sorted(answered) == sorted(f"channels/c{i}/answer" for i in range(40))
