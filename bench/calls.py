@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import csv
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -124,14 +125,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu() -> float:
+    """CPU time of this process's children that have ended (the caller sipp of a step)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def run_step(
-    pbx: Pbx, rate: int, seconds: int, *, trace: bool = False, app: App | None = None
+    pbx: Pbx, rate: int, seconds: int, watched: dict[str, int], *, trace: bool = False
 ) -> Step:
+    """One step at ``rate``; ``watched`` names the processes whose CPU is measured (the
+    caller sipp's is added as ``sipp caller``)."""
     calls = rate * seconds
-    watched = {"asterisk": int(pbx.instance.pid_file.read_text())}
-    if app is not None and app.proc is not None:
-        watched["app"] = app.proc.pid
     cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
+    children_before = children_cpu()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     args = [
         "sipp", f"127.0.0.1:{pbx.sip_port}", "-sf", str(HERE / "scenarios" / "uac_load.xml"),
@@ -148,6 +155,7 @@ async def run_step(
     await proc.wait()
     wall = time.monotonic() - started
     cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in watched.items()}
+    cpu["sipp caller"] = (children_cpu() - children_before) / wall
     elapsed = wall - HOLD_MS / 1000  # the last calls' hold is not setup
     ok = failed = 0
     with (workdir / "stat.csv").open() as fh:
@@ -160,11 +168,11 @@ async def run_step(
 
 
 async def sweep(
-    pbx: Pbx, label: str, max_rate: int, seconds: int, app: App | None = None
+    pbx: Pbx, label: str, max_rate: int, seconds: int, watched: dict[str, int]
 ) -> list[Step]:
     steps: list[Step] = []
     for rate in (r for r in RATES if r <= max_rate):
-        step = await run_step(pbx, rate, seconds, trace=rate == LATENCY_RATE, app=app)
+        step = await run_step(pbx, rate, seconds, watched, trace=rate == LATENCY_RATE)
         steps.append(step)
         latency = (
             f", INVITE→200 p50 {pct(step.to_200, 0.5):.1f} p95 {pct(step.to_200, 0.95):.1f} ms"
@@ -216,12 +224,16 @@ async def main() -> int:
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await wait_reachable(pbx, "1002", phone_contact("1002", port))
+        watched = {"asterisk": int(pbx.instance.pid_file.read_text()), "sipp callee": callee.pid}
         print(f"bench: plain Dial() (app not connected), {HOLD_MS} ms calls", flush=True)
-        plain = await sweep(pbx, "plain", opts.max_rate, opts.step_seconds)
+        plain = await sweep(pbx, "plain", opts.max_rate, opts.step_seconds, watched)
         app.start()
         await app.wait_connected()
+        assert app.proc is not None
         print("bench: routed by the pbx-ext ARI app", flush=True)
-        ari = await sweep(pbx, "ari", opts.max_rate, opts.step_seconds, app)
+        ari = await sweep(
+            pbx, "ari", opts.max_rate, opts.step_seconds, {**watched, "app": app.proc.pid}
+        )
     finally:
         app.stop()
         if callee is not None and callee.returncode is None:
@@ -246,11 +258,17 @@ def report(plain: list[Step], ari: list[Step]) -> None:
         sp, sa = at(plain, common), at(ari, common)
         assert sp is not None
         assert sa is not None
-        per_call = {name: 1000 * share / sa.achieved for name, share in sa.cpu.items()}
+        ms_p = {name: 1000 * share / sp.achieved for name, share in sp.cpu.items()}
+        ms_a = {name: 1000 * share / sa.achieved for name, share in sa.cpu.items()}
+        print(f"  CPU per call at {common} calls/s, in ms (plain -> ARI):")
+        for name in ms_a:
+            print(f"    {name:12} {ms_p.get(name, 0.0):5.1f} -> {ms_a[name]:5.1f}")
+        total_p, total_a = sum(ms_p.values()), sum(ms_a.values())
         print(
-            f"  CPU per call at {common} calls/s: plain Asterisk "
-            f"{1000 * sp.cpu['asterisk'] / sp.achieved:.1f} ms; ARI Asterisk "
-            f"{per_call['asterisk']:.1f} ms + app {per_call.get('app', 0):.1f} ms"
+            f"    {'all':12} {total_p:5.1f} -> {total_a:5.1f}; the processes share the CPU, so "
+            f"the rate ratio follows {total_p / total_a:.2f}, and with an app costing nothing "
+            f"it would be {total_p / (total_a - ms_a.get('app', 0.0)):.2f} (Asterisk's own "
+            "ARI work)"
         )
     lp, la = at(plain, LATENCY_RATE), at(ari, LATENCY_RATE)
     if lp and la:
