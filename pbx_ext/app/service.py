@@ -255,6 +255,11 @@ class CallControl:
             members = [c for c in bridge.channels if c in channels]
             others = [c for c in members if c != call_id]
             if call_id in members and len(others) == 1:
+                if channels[call_id].state != "Up":
+                    # The old process died between the caller's join and its answer (the
+                    # caller joins only once a callee answered): finish what it started.
+                    with contextlib.suppress(AriError):
+                        await self._ari.channels.answer(call_id)
                 call = self._track(call_id)
                 call.adopt_connected(bridge.id, others[0])
                 self._register(others[0], call)
