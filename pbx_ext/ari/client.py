@@ -93,7 +93,9 @@ MAX_CONNECTIONS = 32
 
 
 class _Http:
-    """The HTTP exchange: URL, auth header, timeout, and the mapping of failures to errors."""
+    """The request exchange: URL, auth header, timeout, and the mapping of failures to errors.
+    Over the request websockets (``ws``) when set and the request can go that way, over HTTP
+    otherwise."""
 
     def __init__(
         self,
