@@ -145,7 +145,15 @@ class CallControl:
                 log.warning("lost the ARI connection (%s); reconnecting", reason)
             case StasisStart(args=(("user" | "trunk") as kind, endpoint, *_), channel=channel):
                 if channel.id not in self._by_channel:
-                    await self._new_call(kind, endpoint, event, tg)
+                    try:
+                        await self._new_call(kind, endpoint, event, tg)
+                    except Exception:
+                        # A bug in routing one call must not end the app, and with it the
+                        # routing of every later call: this caller gets a failure (500).
+                        log.exception("call %s could not be routed; hanging it up", channel.id)
+                        with contextlib.suppress(AriError):
+                            await self._ari.channels.hangup(channel.id, "failure")
+                        self._note_unrouted(kind, event)
             case Dial(peer=peer):
                 self._deliver(peer.id, event)
             case (
@@ -202,6 +210,21 @@ class CallControl:
         )
         call = self._track(channel.id)
         tg.create_task(self._supervise(call, route), name=f"call:{channel.id}")
+
+    def _note_unrouted(self, kind: str, event: StasisStart) -> None:
+        """Record a call that failed before it could be routed, from what Asterisk says."""
+        channel = event.channel
+        now = datetime.now(UTC)
+        noted(
+            self._history.call_started,
+            channel.id,
+            channel.creationtime or now,
+            _printable(channel.caller.number),
+            _printable(channel.caller.name),
+            channel.dialplan.exten if channel.dialplan is not None else "",
+            (Direction.INBOUND if kind == "trunk" else Direction.INTERNAL).value,
+        )
+        noted(self._history.call_ended, channel.id, now, "failed", "pbx-ext could not route it")
 
     def _track(self, call_id: str) -> Call:
         call = Call(call_id, self._ari, self._history, self._register)
