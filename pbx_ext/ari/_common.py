@@ -23,6 +23,13 @@ def ari_root(base_url: str) -> URL:
     return url.with_path(url.path.rstrip("/") + "/ari")
 
 
+def events_url(base_url: str) -> URL:
+    """``http://127.0.0.1:8088`` -> ``ws://127.0.0.1:8088/ari/events`` (``wss`` for https):
+    the ARI websocket, for events and for requests sent as frames."""
+    root = ari_root(base_url)
+    return root.with_scheme("wss" if root.scheme == "https" else "ws") / "events"
+
+
 def basic_auth_header(username: str, password: str) -> str:
     """The ``Authorization`` header value for HTTP basic auth (RFC 7617), UTF-8 encoded."""
     if ":" in username:

@@ -42,7 +42,7 @@ from typing import Final, Self
 
 import aiohttp
 
-from pbx_ext.ari._common import ari_root, basic_auth_header
+from pbx_ext.ari._common import basic_auth_header, events_url
 from pbx_ext.ari.errors import AriError, ProtocolError
 from pbx_ext.ari.models import Connected, Disconnected, StreamEvent, parse_frame
 
@@ -121,8 +121,7 @@ class EventStream:
     ) -> None:
         if not app:
             raise ValueError("an ARI application name is required")
-        root = ari_root(base_url)
-        self._url = root.with_scheme("wss" if root.scheme == "https" else "ws") / "events"
+        self._url = events_url(base_url)
         self._params = {"app": app, "subscribeAll": "true" if subscribe_all else "false"}
         self._headers = {"Authorization": basic_auth_header(username, password)}
         self._backoff = backoff if backoff is not None else Backoff()

@@ -47,7 +47,7 @@ from typing import Any
 
 import aiohttp
 
-from pbx_ext.ari._common import ari_root, basic_auth_header
+from pbx_ext.ari._common import basic_auth_header, events_url
 from pbx_ext.ari.errors import AriUnavailable, ProtocolError
 
 logger = logging.getLogger(__name__)
@@ -123,8 +123,7 @@ class WebSocketRest:
     ) -> None:
         if sockets < 1:
             raise ValueError("at least one request websocket is needed")
-        root = ari_root(base_url)
-        self._url = root.with_scheme("wss" if root.scheme == "https" else "ws") / "events"
+        self._url = events_url(base_url)
         self._app = app
         self._headers = {"Authorization": basic_auth_header(username, password)}
         self._timeout = timeout
